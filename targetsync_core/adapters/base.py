@@ -1,0 +1,121 @@
+"""The contracts every database adapter implements, with their invariants.
+
+An adapter is a :class:`Database` (one DSN) that can act as a source (reflect tables,
+stream keys and windows in primary-key order) and/or a target (open an :class:`Applier`
+that applies a change file in one transaction together with the record that it did).
+Shared code branches on :class:`Capabilities`, never on a database's name. Drivers are
+imported lazily inside the adapter package, so importing the core needs none of them.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from targetsync_core.diff.windows import Window
+from targetsync_core.model.schema import Table
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a database can do, declared as data."""
+
+    name: str
+    source: bool = True
+    target: bool = True
+    #: the file's changes and the applied-file record commit in one transaction
+    transactional_apply: bool = True
+    #: string keys compare case-insensitively (a case-distinct key set would collide)
+    folds_key_case: bool = False
+    #: largest integer value a column can hold
+    max_integer: int = 2**64 - 1
+    max_identifier_length: int = 0
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """Who holds the apply lease: enough to tell a live holder from a crashed one."""
+
+    id: str
+    host: str
+    pid: int
+
+
+@dataclass
+class TableBatch:
+    """The changes of one change file for one table, ready to apply.
+
+    ``upserts`` are full rows (I records), ``deletes`` key tuples (D records), and
+    ``updates`` maps a tuple of changed column offsets to (key, values) pairs (U records
+    grouped by the columns they set)."""
+
+    table: Table
+    upserts: list[tuple] = field(default_factory=list)
+    deletes: list[tuple] = field(default_factory=list)
+    updates: dict[tuple[int, ...], list[tuple[tuple, tuple]]] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        return len(self.upserts) + len(self.deletes) + sum(map(len, self.updates.values()))
+
+
+class Applier(abc.ABC):
+    """One loader's session on a target. Not thread-safe; one per loader."""
+
+    @abc.abstractmethod
+    def acquire_lease(self, holder: LeaseHolder, ttl: float) -> None:
+        """Take or renew the target's apply lease; raise LeaseHeld naming the live holder."""
+
+    @abc.abstractmethod
+    def release_lease(self, holder: LeaseHolder) -> None:
+        """Give the lease up if ``holder`` still has it."""
+
+    @abc.abstractmethod
+    def applied_files(self, run_id: str) -> set[int]:
+        """Numbers of the files of emit run ``run_id`` already applied to this target."""
+
+    @abc.abstractmethod
+    def apply_file(self, run_id: str, file_no: int, batches: list[TableBatch],
+                   holder: LeaseHolder, ttl: float) -> None:
+        """Apply every batch and record (run_id, file_no) as applied, atomically.
+
+        Idempotent in effect: replaying a file leaves the target unchanged. Raises
+        LeaseHeld, and applies nothing, if ``holder`` no longer holds the lease."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class Database(abc.ABC):
+    """One database reached through one DSN. Methods are safe to call from many threads:
+    each read opens (or borrows) its own connection."""
+
+    capabilities: Capabilities
+
+    @abc.abstractmethod
+    def reflect(self, schema: str, name: str) -> Table | None:
+        """The live table in canonical types, or None if it does not exist."""
+
+    @abc.abstractmethod
+    def read_keys(self, table: Table) -> Iterator[tuple]:
+        """Every primary-key tuple, ascending in binary (code-point) order."""
+
+    @abc.abstractmethod
+    def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
+        """Full rows (``.skt`` column order, canonical values) inside ``window``, ascending
+        by key, read from one consistent snapshot."""
+
+    def open_applier(self) -> Applier:
+        raise NotImplementedError(f"{self.capabilities.name} cannot be a target")
+
+    @classmethod
+    def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
+        """``c.sql``, ``i.sql``, ``f.sql``, ``d.sql`` creating ``tables`` on this database."""
+        raise NotImplementedError
+
+    def execute_script(self, sql: str) -> None:
+        """Run generated DDL."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release pooled connections, if any."""

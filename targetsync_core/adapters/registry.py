@@ -1,0 +1,38 @@
+"""Database type names → adapter classes, imported only when asked for."""
+from __future__ import annotations
+
+import importlib
+
+from targetsync_core.adapters.base import Database
+from targetsync_core.dsn import Dsn
+from targetsync_core.errors import ConfigError
+
+#: type name → "module:Class". tigerdata is postgres; mariadb/singlestore use mysql.
+ADAPTERS: dict[str, str] = {
+    "sqlite": "targetsync_core.adapters.sqlite:SqliteDatabase",
+}
+
+#: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.
+SOURCES = {"postgres", "tigerdata", "mysql", "mariadb", "sqlserver", "oracle", "cassandra", "sqlite"}
+TARGETS = {"postgres", "tigerdata", "mysql", "mariadb", "singlestore", "sqlserver", "oracle", "firebolt",
+           "snowflake", "databricks", "bigquery", "spanner", "mongodb", "sqlite"}
+
+
+def check_type(key: str, name: str, role: str) -> None:
+    """Refuse a ``sourceType``/``targetType`` this build cannot serve, naming the key."""
+    known = SOURCES if role == "source" else TARGETS
+    if name not in known:
+        raise ConfigError(f"{key}={name} is not a {role} type; choose one of {', '.join(sorted(known))}")
+    if name not in ADAPTERS:
+        raise ConfigError(f"{key}={name}: this build has no {name} adapter yet "
+                          f"(available: {', '.join(sorted(ADAPTERS))})")
+
+
+def adapter_class(type_name: str, key: str, role: str) -> type[Database]:
+    check_type(key, type_name, role)
+    module, _, cls = ADAPTERS[type_name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def open_database(type_name: str, dsn: Dsn, key: str, role: str) -> Database:
+    return adapter_class(type_name, key, role).from_dsn(type_name, dsn)

@@ -1,0 +1,379 @@
+"""The SQLite adapter: the embedded default, as source and as target.
+
+DSN: ``sqlite:///relative/path.db`` (relative to the DSN file's folder) or
+``sqlite:////absolute/path.db``. The schema name of a table is ``main`` (or the name of
+a database ATTACHed by the user). The database file must exist; it is never created by
+opening it.
+
+Keys sort with SQLite's BINARY collation, which is memcmp over UTF-8 and therefore
+code-point order; decimal keys, stored as text, sort through a collation that compares
+them as numbers. The apply uses a per-connection TEMP shadow table ``<table>_wkm``:
+SQLite's temporary schema is private to the loader's connection, so no DDL step is
+needed for it.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote
+
+from targetsync_core.adapters.base import Applier, Capabilities, Database, LeaseHolder, TableBatch
+from targetsync_core.adapters.sqlite import types as T
+from targetsync_core.diff.windows import Window
+from targetsync_core.dsn import Dsn
+from targetsync_core.errors import ConnectError, DataError, LeaseHeld, SchemaMismatch
+from targetsync_core.model.schema import Column, ForeignKey, Table
+from targetsync_core.model.types import Kind
+
+APPLIED = "_targetsync_applied"
+LEASE = "_targetsync_lease"
+DECIMAL_COLLATION = "TS_DECIMAL"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(table: Table) -> str:
+    return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+
+
+def _decimal_collation(a: str, b: str) -> int:
+    try:
+        x, y = Decimal(a), Decimal(b)
+    except ArithmeticError:
+        x, y = a, b
+    return (x > y) - (x < y)
+
+
+class SqliteDatabase(Database):
+    capabilities = Capabilities(name="sqlite", max_integer=2**63 - 1)
+
+    def __init__(self, path: str, source: str = ""):
+        self.path = path
+        self.source = source or path
+
+    @classmethod
+    def from_dsn(cls, type_name: str, dsn: Dsn) -> "SqliteDatabase":
+        if dsn.scheme != "sqlite":
+            raise SchemaMismatch(f"{dsn.source}: a {type_name} database needs a sqlite:/// DSN, not {dsn.scheme}")
+        return cls(dsn.database, dsn.source)
+
+    # -- connections --
+    def connect(self) -> sqlite3.Connection:
+        if not Path(self.path).is_file():
+            raise ConnectError(f"sqlite database {self.path} does not exist (DSN file {self.source})")
+        try:
+            conn = sqlite3.connect(f"file:{quote(os.path.abspath(self.path))}?mode=rw", uri=True,
+                                   timeout=60, isolation_level=None, check_same_thread=False)
+            conn.create_collation(DECIMAL_COLLATION, _decimal_collation)
+            conn.execute("PRAGMA query_only = 0")
+        except sqlite3.Error as exc:
+            raise ConnectError(f"sqlite database {self.path} cannot be opened: {exc}") from None
+        return conn
+
+    # -- source contract --
+    def reflect(self, schema: str, name: str) -> Table | None:
+        conn = self.connect()
+        try:
+            return _reflect(conn, schema, name)
+        except sqlite3.Error as exc:
+            raise DataError(f"sqlite table {schema}.{name}: {exc}") from None
+        finally:
+            conn.close()
+
+    def read_keys(self, table: Table) -> Iterator[tuple]:
+        pos = table.key_positions
+        cols = [table.columns[p] for p in pos]
+        sql = f"SELECT {', '.join(quote_ident(c.name) for c in cols)} FROM {qualified(table)} " \
+              f"ORDER BY {_order_by(table)}"
+        yield from self._stream(table, cols, sql, ())
+
+    def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
+        where, params = _window_predicate(table, window)
+        sql = f"SELECT {', '.join(quote_ident(c.name) for c in table.columns)} FROM {qualified(table)}" \
+              f"{where} ORDER BY {_order_by(table)}"
+        yield from self._stream(table, table.columns, sql, params)
+
+    def _stream(self, table: Table, cols, sql: str, params) -> Iterator[tuple]:
+        readers = [T.from_storage(c) for c in cols]
+        conn = self.connect()
+        try:
+            cur = conn.execute(sql, params)
+            while True:
+                batch = cur.fetchmany(2000)
+                if not batch:
+                    break
+                for raw in batch:
+                    yield _convert(raw, readers, cols, table)
+        except sqlite3.Error as exc:
+            raise DataError(f"reading sqlite table {table.qualified}: {exc}") from None
+        finally:
+            conn.close()
+
+    # -- target contract --
+    @classmethod
+    def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
+        return generate_ddl(tables)
+
+    def open_applier(self) -> "SqliteApplier":
+        return SqliteApplier(self.connect())
+
+    def insert_rows(self, table: Table, rows) -> None:
+        """Insert canonical rows as this adapter stores them (demo and test data)."""
+        store = [T.to_storage(c) for c in table.columns]
+        conn = self.connect()
+        try:
+            with _transaction(conn):
+                conn.executemany(
+                    f"INSERT INTO {qualified(table)} VALUES ({', '.join('?' * len(table.columns))})",
+                    (tuple(v if v is None or f is None else f(v) for f, v in zip(store, r)) for r in rows))
+        finally:
+            conn.close()
+
+    def execute_script(self, sql: str) -> None:
+        conn = self.connect()
+        try:
+            conn.executescript(sql)
+        except sqlite3.Error as exc:
+            raise DataError(f"sqlite database {self.path}: {exc}") from None
+        finally:
+            conn.close()
+
+
+def _convert(raw: tuple, readers, cols, table: Table) -> tuple:
+    try:
+        return tuple(None if v is None else f(v) for f, v in zip(readers, raw))
+    except (ValueError, TypeError) as exc:
+        bad = next(i for i, (f, v) in enumerate(zip(readers, raw)) if v is not None and not _ok(f, v))
+        raise DataError(f"sqlite table {table.qualified} column {cols[bad].name}: {exc}") from None
+
+
+def _ok(f, v) -> bool:
+    try:
+        f(v)
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
+def _key_expr(col: Column) -> str:
+    q = quote_ident(col.name)
+    return f"{q} COLLATE {DECIMAL_COLLATION}" if col.kind is Kind.DECIMAL else q
+
+
+def _order_by(table: Table) -> str:
+    return ", ".join(_key_expr(c) for c in table.key_columns)
+
+
+def _key_params(table: Table, key: tuple) -> list:
+    out = []
+    for col, v in zip(table.key_columns, key):
+        f = T.to_storage(col)
+        out.append(v if f is None else f(v))
+    return out
+
+
+def _window_predicate(table: Table, w: Window) -> tuple[str, list]:
+    lhs = ", ".join(_key_expr(c) for c in table.key_columns)
+    lhs = f"({lhs})" if len(table.primary_key) > 1 else lhs
+    marks = ", ".join("?" * len(table.primary_key))
+    marks = f"({marks})" if len(table.primary_key) > 1 else marks
+    preds, params = [], []
+    if w.lo is not None:
+        preds.append(f"{lhs} {'>=' if w.lo_inclusive else '>'} {marks}")
+        params += _key_params(table, w.lo)
+    if w.hi is not None:
+        preds.append(f"{lhs} < {marks}")
+        params += _key_params(table, w.hi)
+    return (" WHERE " + " AND ".join(preds) if preds else ""), params
+
+
+def _reflect(conn: sqlite3.Connection, schema: str, name: str) -> Table | None:
+    dbs = {row[1] for row in conn.execute("PRAGMA database_list")}
+    if schema not in dbs:
+        return None
+    s = quote_ident(schema)
+    found = conn.execute(f"SELECT 1 FROM {s}.sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+    if not found:
+        return None
+    where = f"table {schema}.{name}"
+    info = conn.execute(f"PRAGMA {s}.table_info({quote_ident(name)})").fetchall()
+    pk = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
+    cols = tuple(T.column_from_declared(r[1], r[2], not r[3] and r[1] not in pk, where) for r in info)
+    unique = []
+    for idx in conn.execute(f"PRAGMA {s}.index_list({quote_ident(name)})").fetchall():
+        if idx[2] and idx[3] == "u":
+            unique.append(tuple(r[2] for r in conn.execute(f"PRAGMA {s}.index_info({quote_ident(idx[1])})")))
+    fks: dict[int, list] = {}
+    for r in conn.execute(f"PRAGMA {s}.foreign_key_list({quote_ident(name)})").fetchall():
+        fks.setdefault(r[0], []).append(r)
+    foreign = tuple(ForeignKey(tuple(r[3] for r in rows), schema, rows[0][2], tuple(r[4] for r in rows))
+                    for rows in fks.values())
+    return Table(schema, name, cols, pk, tuple(unique), foreign)
+
+
+class SqliteApplier(Applier):
+    """Applies change files to a SQLite target; one connection, one transaction a file."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        conn.execute("PRAGMA journal_mode = WAL")  # the emitter may read while we write
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(APPLIED)} (run_id TEXT NOT NULL, "
+                     "file_no INTEGER NOT NULL, records INTEGER NOT NULL, applied_at REAL NOT NULL, "
+                     "PRIMARY KEY (run_id, file_no))")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(LEASE)} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+                     "host TEXT NOT NULL, pid INTEGER NOT NULL, expires_at REAL NOT NULL)")
+
+    def _claim(self, holder: LeaseHolder, ttl: float) -> None:
+        """Inside a write transaction: take the lease or raise LeaseHeld."""
+        row = self.conn.execute(f"SELECT holder, host, pid, expires_at FROM {quote_ident(LEASE)} "
+                                "WHERE name = 'loader'").fetchone()
+        if row and row[0] != holder.id and row[3] > time.time() and _alive(row[1], row[2], holder.host):
+            raise LeaseHeld(f"another loader (pid {row[2]} on {row[1]}) holds the apply lease on this target "
+                            f"until {time.strftime('%H:%M:%S', time.localtime(row[3]))}; refusing to run a second")
+        self.conn.execute(f"INSERT INTO {quote_ident(LEASE)} VALUES ('loader', ?, ?, ?, ?) ON CONFLICT (name) "
+                          "DO UPDATE SET holder = excluded.holder, host = excluded.host, pid = excluded.pid, "
+                          "expires_at = excluded.expires_at", (holder.id, holder.host, holder.pid, time.time() + ttl))
+
+    def acquire_lease(self, holder: LeaseHolder, ttl: float) -> None:
+        with _transaction(self.conn):
+            self._claim(holder, ttl)
+
+    def release_lease(self, holder: LeaseHolder) -> None:
+        with _transaction(self.conn):
+            self.conn.execute(f"DELETE FROM {quote_ident(LEASE)} WHERE name = 'loader' AND holder = ?", (holder.id,))
+
+    def applied_files(self, run_id: str) -> set[int]:
+        rows = self.conn.execute(f"SELECT file_no FROM {quote_ident(APPLIED)} WHERE run_id = ?", (run_id,))
+        return {r[0] for r in rows}
+
+    def apply_file(self, run_id: str, file_no: int, batches: list[TableBatch],
+                   holder: LeaseHolder, ttl: float) -> None:
+        with _transaction(self.conn):
+            self._claim(holder, ttl)
+            if self.conn.execute(f"SELECT 1 FROM {quote_ident(APPLIED)} WHERE run_id = ? AND file_no = ?",
+                                 (run_id, file_no)).fetchone():
+                return  # applied by an earlier life of this loader; never twice
+            for batch in batches:
+                try:
+                    _apply_batch(self.conn, batch)
+                except (sqlite3.Error, OverflowError, ValueError, TypeError) as exc:
+                    raise DataError(f"applying to sqlite table {batch.table.qualified}: {exc}") from None
+            self.conn.execute(f"INSERT INTO {quote_ident(APPLIED)} VALUES (?, ?, ?, ?)",
+                              (run_id, file_no, sum(b.records for b in batches), time.time()))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _alive(host: str, pid: int, my_host: str) -> bool:
+    """A holder on another host is presumed alive until its lease expires; on this host
+    a dead pid frees the lease at once (a crashed loader restarts without waiting)."""
+    if host != my_host:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _transaction:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, *_):
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _apply_batch(conn: sqlite3.Connection, batch: TableBatch) -> None:
+    t = batch.table
+    cols = t.columns
+    store = [T.to_storage(c) for c in cols]
+    shadow = f"temp.{quote_ident(t.name + '_wkm')}"
+    names = [quote_ident(c.name) for c in cols]
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {quote_ident(t.name + '_wkm')} "
+                 f"(__op TEXT, __grp INTEGER, {', '.join(names)})")
+    conn.execute(f"DELETE FROM {shadow}")
+    conn.executemany(f"INSERT INTO {shadow} VALUES ({', '.join('?' * (len(cols) + 2))})",
+                     _shadow_rows(batch, store))
+    target = qualified(t)
+    keys = [quote_ident(c.name) for c in t.key_columns]
+    key_list = ", ".join(keys)
+    if batch.deletes:
+        lhs = f"({key_list})" if len(keys) > 1 else key_list
+        conn.execute(f"DELETE FROM {target} WHERE {lhs} IN (SELECT {key_list} FROM {shadow} WHERE __op = 'D')")
+    if batch.upserts:
+        rest = [n for n, c in zip(names, cols) if c.name not in t.primary_key]
+        action = ("DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in rest)) if rest else "DO NOTHING"
+        conn.execute(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {shadow} "
+                     f"WHERE __op = 'I' ON CONFLICT ({key_list}) {action}")
+    match = " AND ".join(f"{target}.{_key_match(c)} = w.{_key_match(c)}" for c in t.key_columns)
+    for grp, offsets in enumerate(batch.updates):
+        sets = ", ".join(f"{names[o]} = w.{names[o]}" for o in offsets)
+        conn.execute(f"UPDATE {target} SET {sets} FROM (SELECT * FROM {shadow} WHERE __op = 'U' AND __grp = ?) "
+                     f"AS w WHERE {match}", (grp,))
+
+
+def _key_match(col: Column) -> str:
+    return _key_expr(col)
+
+
+def _shadow_rows(batch: TableBatch, store) -> Iterator[tuple]:
+    t = batch.table
+    n = len(t.columns)
+    keypos = t.key_positions
+
+    def stored(pos, v):
+        return v if v is None or store[pos] is None else store[pos](v)
+
+    for key in batch.deletes:
+        row = [None] * n
+        for p, v in zip(keypos, key):
+            row[p] = stored(p, v)
+        yield ("D", None, *row)
+    for full in batch.upserts:
+        yield ("I", None, *(stored(p, v) for p, v in enumerate(full)))
+    for grp, (offsets, items) in enumerate(batch.updates.items()):
+        for key, values in items:
+            row = [None] * n
+            for p, v in zip(keypos, key):
+                row[p] = stored(p, v)
+            for p, v in zip(offsets, values):
+                row[p] = stored(p, v)
+            yield ("U", grp, *row)
+
+
+# ---- DDL for the schema command ------------------------------------------------------
+
+def generate_ddl(tables: list[Table]) -> dict[str, str]:
+    """c.sql / i.sql / f.sql / d.sql for a SQLite target. SQLite cannot add a primary or
+    foreign key to an existing table, so both are declared inside CREATE TABLE (c.sql);
+    i.sql holds the unique indexes, f.sql says where the foreign keys went."""
+    c, i, d = [], [], []
+    for t in tables:
+        lines = [f"  {quote_ident(col.name)} {T.declared_type(col)}{'' if col.nullable else ' NOT NULL'}"
+                 for col in t.columns]
+        lines.append(f"  PRIMARY KEY ({', '.join(map(quote_ident, t.primary_key))})")
+        for fk in t.foreign_keys:
+            lines.append(f"  FOREIGN KEY ({', '.join(map(quote_ident, fk.columns))}) REFERENCES "
+                         f"{quote_ident(fk.ref_table)} ({', '.join(map(quote_ident, fk.ref_columns))})")
+        c.append(f"CREATE TABLE IF NOT EXISTS {qualified(t)} (\n" + ",\n".join(lines) + "\n);\n")
+        for n, u in enumerate(t.unique):
+            idx = quote_ident(f"{t.name}_uq{n}")
+            i.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {quote_ident(t.schema)}.{idx} ON "
+                     f"{quote_ident(t.name)} ({', '.join(map(quote_ident, u))});\n")
+        d.append(f"DROP TABLE IF EXISTS {qualified(t)};\n")
+    head = "-- generated by targetsync for sqlite\n"
+    f = head + "-- SQLite declares foreign keys inside CREATE TABLE; they are in c.sql.\n"
+    return {"c.sql": head + "".join(c), "i.sql": head + "".join(i), "f.sql": f, "d.sql": head + "".join(d)}

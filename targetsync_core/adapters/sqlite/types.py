@@ -1,0 +1,178 @@
+"""SQLite declared types ↔ canonical kinds, and value storage.
+
+SQLite stores by *affinity* derived from the declared type. The names we generate keep
+every canonical value exact: decimals are declared ``DECIMAL TEXT(p,s)`` (TEXT affinity:
+``DECIMAL(p,s)`` alone has NUMERIC affinity, which rounds 38-digit values to a double),
+JSON ``JSON TEXT``, temporal values and uuids are stored as their ``.ckt`` text (which
+sorts chronologically / by bytes), and NaN is stored as the text ``NaN`` because SQLite
+turns a NaN REAL into NULL. Tables made by other tools reflect through the same dict.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import uuid
+from decimal import Decimal
+
+from targetsync_core.codec.values import encoder
+from targetsync_core.errors import SchemaMismatch
+from targetsync_core.model.schema import Column
+from targetsync_core.model.types import Kind
+
+UTC = dt.timezone.utc
+
+NATIVE_TO_KIND: dict[str, Kind] = {
+    "BOOLEAN": Kind.BOOLEAN, "BOOL": Kind.BOOLEAN,
+    "TINYINT": Kind.INT16, "SMALLINT": Kind.INT16, "INT2": Kind.INT16,
+    "INT": Kind.INT32, "MEDIUMINT": Kind.INT32, "INT4": Kind.INT32,
+    "INTEGER": Kind.INT64, "BIGINT": Kind.INT64, "INT8": Kind.INT64,
+    "UNSIGNED SMALLINT": Kind.UINT16, "UNSIGNED INT": Kind.UINT32,
+    "UNSIGNED BIGINT": Kind.UINT64, "UNSIGNED BIG INT": Kind.UINT64,
+    "DECIMAL TEXT": Kind.DECIMAL, "DECIMAL": Kind.DECIMAL, "NUMERIC": Kind.DECIMAL,
+    "FLOAT": Kind.FLOAT32, "REAL": Kind.FLOAT64, "DOUBLE": Kind.FLOAT64, "DOUBLE PRECISION": Kind.FLOAT64,
+    "CHAR": Kind.CHAR, "CHARACTER": Kind.CHAR, "NCHAR": Kind.CHAR,
+    "VARCHAR": Kind.VARCHAR, "NVARCHAR": Kind.VARCHAR, "CHARACTER VARYING": Kind.VARCHAR,
+    "TEXT": Kind.TEXT, "CLOB": Kind.TEXT,
+    "BINARY": Kind.BINARY, "VARBINARY": Kind.VARBINARY, "BLOB": Kind.BLOB,
+    "DATE": Kind.DATE, "TIME": Kind.TIME, "TIMESTAMP": Kind.TIMESTAMP, "DATETIME": Kind.TIMESTAMP,
+    "TIMESTAMPTZ": Kind.TIMESTAMPTZ, "UUID": Kind.UUID, "JSON TEXT": Kind.JSON, "JSON": Kind.JSON,
+}
+
+KIND_TO_NATIVE: dict[Kind, str] = {
+    Kind.BOOLEAN: "BOOLEAN", Kind.INT16: "SMALLINT", Kind.INT32: "INT", Kind.INT64: "BIGINT",
+    Kind.UINT16: "UNSIGNED SMALLINT", Kind.UINT32: "UNSIGNED INT", Kind.UINT64: "UNSIGNED BIGINT",
+    Kind.DECIMAL: "DECIMAL TEXT({precision},{scale})", Kind.FLOAT32: "FLOAT", Kind.FLOAT64: "DOUBLE",
+    Kind.CHAR: "CHAR({length})", Kind.VARCHAR: "VARCHAR({length})", Kind.TEXT: "TEXT",
+    Kind.BINARY: "BINARY({length})", Kind.VARBINARY: "VARBINARY({length})", Kind.BLOB: "BLOB",
+    Kind.DATE: "DATE", Kind.TIME: "TIME({precision})", Kind.TIMESTAMP: "TIMESTAMP({precision})",
+    Kind.TIMESTAMPTZ: "TIMESTAMPTZ({precision})", Kind.UUID: "UUID", Kind.JSON: "JSON TEXT",
+}
+
+_DECLARED_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
+
+
+def column_from_declared(name: str, declared: str, nullable: bool, where: str) -> Column:
+    """Map one ``PRAGMA table_info`` row onto a canonical column, or refuse it by name."""
+    m = _DECLARED_RE.match(declared or "")
+    base = " ".join(m.group(1).upper().split()) if m else ""
+    kind = NATIVE_TO_KIND.get(base)
+    if kind is None:
+        raise SchemaMismatch(f"{where} column {name} has type {declared or '(none)'!r}, which targetsync does not map")
+    a = int(m.group(2)) if m.group(2) else None
+    b = int(m.group(3)) if m.group(3) else None
+    length = precision = scale = None
+    if kind in (Kind.CHAR, Kind.VARCHAR, Kind.BINARY, Kind.VARBINARY):
+        length = a if a is not None else (1 if kind in (Kind.CHAR, Kind.BINARY) else None)
+    elif kind is Kind.DECIMAL:
+        precision, scale = a, (b if b is not None else (0 if a is not None else None))
+    elif kind in (Kind.TIME, Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
+        precision = a if a is not None else 6
+    return Column(name, kind, nullable, length, precision, scale, declared)
+
+
+def declared_type(col: Column) -> str:
+    fmt = KIND_TO_NATIVE[col.kind]
+    if col.kind is Kind.DECIMAL and col.precision is None:
+        return "DECIMAL TEXT"
+    if col.kind in (Kind.VARCHAR, Kind.VARBINARY) and col.length is None:
+        return "TEXT" if col.kind is Kind.VARCHAR else "BLOB"
+    return fmt.format(length=col.length, precision=6 if col.precision is None else col.precision,
+                      scale=col.scale or 0)
+
+
+# ---- canonical → stored ---------------------------------------------------------------
+
+def _store_float(v):
+    return "NaN" if math.isnan(v) else v
+
+
+def to_storage(col: Column):
+    """A function from the canonical value to what SQLite stores, or None for identity."""
+    k = col.kind
+    if k is Kind.BOOLEAN:
+        return int
+    if k in (Kind.FLOAT32, Kind.FLOAT64):
+        return _store_float
+    if k in (Kind.DECIMAL, Kind.DATE, Kind.TIME, Kind.TIMESTAMP, Kind.TIMESTAMPTZ, Kind.UUID):
+        return encoder(col)
+    return None
+
+
+# ---- stored → canonical ---------------------------------------------------------------
+
+def _bad(v, kind: str):
+    raise ValueError(f"stored {type(v).__name__} {str(v)[:40]!r} is not a {kind}")
+
+
+def _read_int(v):
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return _bad(v, "integer")
+
+
+def _read_bool(v):
+    return bool(_read_int(v))
+
+
+def _read_decimal(v):
+    if isinstance(v, (int, str)):
+        return Decimal(v)
+    if isinstance(v, float):
+        return Decimal(repr(v))
+    return _bad(v, "decimal")
+
+
+def _read_float(v):
+    if isinstance(v, (int, float)):
+        return float(v)
+    if v == "NaN":
+        return math.nan
+    return _bad(v, "float")
+
+
+def _read_str(v):
+    return v if isinstance(v, str) else _bad(v, "string")
+
+
+def _read_bytes(v):
+    return v if isinstance(v, bytes) else _bad(v, "byte string")
+
+
+def _read_date(v):
+    return dt.date.fromisoformat(v) if isinstance(v, str) else _bad(v, "date")
+
+
+def _read_time(v):
+    return dt.time.fromisoformat(v) if isinstance(v, str) else _bad(v, "time")
+
+
+def _read_timestamp(v):
+    return dt.datetime.fromisoformat(v) if isinstance(v, str) else _bad(v, "timestamp")
+
+
+def _read_timestamptz(v):
+    ts = _read_timestamp(v)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _read_uuid(v):
+    if isinstance(v, bytes) and len(v) == 16:
+        return uuid.UUID(bytes=v)
+    return uuid.UUID(v) if isinstance(v, str) else _bad(v, "uuid")
+
+
+_READERS = {
+    Kind.BOOLEAN: _read_bool, Kind.DECIMAL: _read_decimal, Kind.FLOAT32: _read_float,
+    Kind.FLOAT64: _read_float, Kind.CHAR: _read_str, Kind.VARCHAR: _read_str, Kind.TEXT: _read_str,
+    Kind.JSON: _read_str, Kind.BINARY: _read_bytes, Kind.VARBINARY: _read_bytes, Kind.BLOB: _read_bytes,
+    Kind.DATE: _read_date, Kind.TIME: _read_time, Kind.TIMESTAMP: _read_timestamp,
+    Kind.TIMESTAMPTZ: _read_timestamptz, Kind.UUID: _read_uuid,
+}
+
+
+def from_storage(col: Column):
+    """A function from what SQLite returned to the canonical value."""
+    return _READERS.get(col.kind, _read_int)

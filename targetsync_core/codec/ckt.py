@@ -1,0 +1,150 @@
+"""Change records and the ``N.ckt`` line format (SPEC 3.2).
+
+A record is ``OP<TAB>schema.table<TAB>field<TAB>…<TAB><NL>``:
+
+* ``I``: every column value in ``.skt`` order;
+* ``U``: the key values, then ``offset<TAB>value`` pairs for the changed columns, offsets
+  ascending (0-based positions in ``.skt`` order, never a key column);
+* ``D``: the key values.
+
+:class:`TableCodec` holds the per-column encoders/decoders of one table so encoding a
+record costs one function call per value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from targetsync_core.codec.values import NULL, decoder, encoder
+from targetsync_core.errors import CktFormatError
+from targetsync_core.model.schema import Table
+
+INSERT, UPDATE, DELETE = "I", "U", "D"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference. ``values`` holds the full row for I, the key for D, and for U the
+    key followed by nothing: the changed columns are in ``changed`` as (offset, value)."""
+
+    op: str
+    table: str
+    key: tuple
+    row: tuple | None = None
+    changed: tuple[tuple[int, object], ...] = ()
+
+
+class TableCodec:
+    """Encodes and decodes the records of one table under its target-side name."""
+
+    def __init__(self, table: Table, name: str | None = None):
+        self.table = table
+        self.name = name or table.qualified
+        if "\t" in self.name or "\n" in self.name:
+            raise CktFormatError(f"table name {self.name!r} holds a TAB or newline and cannot be written")
+        self.encoders = [encoder(c) for c in table.columns]
+        self.decoders = [decoder(c) for c in table.columns]
+        self.keypos = table.key_positions
+        self._key_set = frozenset(self.keypos)
+
+    # -- encoding --
+    def _enc(self, pos: int, value) -> str:
+        return NULL if value is None else self.encoders[pos](value)
+
+    def encode_insert(self, row: tuple) -> str:
+        enc = self.encoders
+        fields = [NULL if v is None else enc[i](v) for i, v in enumerate(row)]
+        return f"I\t{self.name}\t" + "\t".join(fields) + "\t\n"
+
+    def encode_delete(self, key: tuple) -> str:
+        fields = [self._enc(p, v) for p, v in zip(self.keypos, key)]
+        return f"D\t{self.name}\t" + "\t".join(fields) + "\t\n"
+
+    def encode_update(self, key: tuple, changed: Iterable[tuple[int, object]]) -> str:
+        fields = [self._enc(p, v) for p, v in zip(self.keypos, key)]
+        for pos, value in changed:
+            fields.append(str(pos))
+            fields.append(self._enc(pos, value))
+        return f"U\t{self.name}\t" + "\t".join(fields) + "\t\n"
+
+    def encode(self, change: Change) -> str:
+        if change.op == INSERT:
+            return self.encode_insert(change.row)
+        if change.op == DELETE:
+            return self.encode_delete(change.key)
+        return self.encode_update(change.key, change.changed)
+
+    # -- decoding --
+    def _dec(self, pos: int, text: str, where: tuple[str, int], field: int):
+        if text == NULL:
+            if pos in self._key_set or not self.table.columns[pos].nullable:
+                raise CktFormatError(f"NULL in NOT NULL column {self.table.columns[pos].name}",
+                                     where[0], where[1], field)
+            return None
+        try:
+            return self.decoders[pos](text)
+        except ValueError as exc:
+            raise CktFormatError(f"column {self.table.columns[pos].name}: {exc}",
+                                 where[0], where[1], field) from None
+
+    def decode_fields(self, op: str, fields: list[str], where: tuple[str, int]) -> Change:
+        """Decode the fields after ``OP`` and table; field numbers in errors are 1-based."""
+        nkey, ncol = len(self.keypos), len(self.table.columns)
+        if op == INSERT:
+            if len(fields) != ncol:
+                raise CktFormatError(f"I record has {len(fields)} values, table {self.name} has {ncol} columns", *where)
+            row = tuple(self._dec(i, f, where, i + 3) for i, f in enumerate(fields))
+            return Change(INSERT, self.name, tuple(row[p] for p in self.keypos), row=row)
+        if len(fields) < nkey:
+            raise CktFormatError(f"{op} record has {len(fields)} fields, key of {self.name} needs {nkey}", *where)
+        key = tuple(self._dec(p, f, where, i + 3) for i, (p, f) in enumerate(zip(self.keypos, fields)))
+        if op == DELETE:
+            if len(fields) != nkey:
+                raise CktFormatError(f"D record has {len(fields)} fields, key of {self.name} has {nkey}", *where)
+            return Change(DELETE, self.name, key)
+        return Change(UPDATE, self.name, key, changed=self._decode_pairs(fields[nkey:], nkey, where))
+
+    def _decode_pairs(self, rest: list[str], nkey: int, where) -> tuple:
+        if not rest or len(rest) % 2:
+            raise CktFormatError("U record needs one or more offset/value pairs", *where)
+        pairs, last = [], -1
+        for i in range(0, len(rest), 2):
+            field = nkey + i + 3
+            text = rest[i]
+            if not text.isdigit() or not text.isascii() or (len(text) > 1 and text[0] == "0"):
+                raise CktFormatError(f"offset {text[:20]!r} is not a column position", *where, field)
+            pos = int(text)
+            if pos >= len(self.table.columns) or pos <= last or pos in self._key_set:
+                raise CktFormatError(f"offset {pos} is out of range, not ascending, or a key column", *where, field)
+            pairs.append((pos, self._dec(pos, rest[i + 1], where, field + 1)))
+            last = pos
+        return tuple(pairs)
+
+
+def split_line(line: str, where: tuple[str, int]) -> tuple[str, str, list[str]]:
+    """Split one record line into (op, table, fields) or refuse it."""
+    if not line.endswith("\t\n"):
+        raise CktFormatError("record does not end with TAB and newline", *where)
+    parts = line[:-2].split("\t")
+    if len(parts) < 3:
+        raise CktFormatError("record has fewer than three fields", *where)
+    op = parts[0]
+    if op not in (INSERT, UPDATE, DELETE):
+        raise CktFormatError(f"unknown operation {op[:10]!r}", *where, 1)
+    return op, parts[1], parts[2:]
+
+
+def read_records(path: str, codecs: dict[str, TableCodec]) -> Iterator[tuple[int, Change]]:
+    """Yield (line number, change) for every record of a ``.ckt`` file, strictly decoded."""
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            where = (str(path), lineno)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise CktFormatError("line is not UTF-8", *where) from None
+            op, name, fields = split_line(line, where)
+            codec = codecs.get(name)
+            if codec is None:
+                raise CktFormatError(f"table {name[:80]!r} is not in the schema file", *where, 2)
+            yield lineno, codec.decode_fields(op, fields, where)

@@ -1,0 +1,247 @@
+"""Value encoding for ``.ckt`` fields (SPEC 3.2): one encoder and one decoder per kind.
+
+``encoder(column)`` and ``decoder(column)`` return plain functions so the hot path does a
+single call per value. Decoders are strict: anything but the exact text an encoder could
+have produced raises ``ValueError`` with the reason; the record codec adds file, line
+and field. NULL (``\\N``) is handled by the record codec, never here.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import math
+import re
+import uuid
+from decimal import Context, Decimal, InvalidOperation
+from typing import Any, Callable
+
+from targetsync_core.model.schema import Column
+from targetsync_core.model.types import BINARY_KINDS, INTEGER_RANGES, STRING_KINDS, Kind
+
+NULL = "\\N"
+UTC = dt.timezone.utc
+# Wide enough for any 38-digit (or 76-digit) decimal at any scale without rounding.
+_DECIMAL_CONTEXT = Context(prec=200)
+
+Encoder = Callable[[Any], str]
+Decoder = Callable[[str], Any]
+
+_INT_RE = re.compile(r"-?(0|[1-9][0-9]*)\Z")
+_DECIMAL_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?\Z")
+_FLOAT_RE = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\Z")
+_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
+_TIME = r"([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?"
+_TIME_RE = re.compile(_TIME + r"\Z")
+_TIMESTAMP_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) " + _TIME + r"\Z")
+_TIMESTAMPTZ_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) " + _TIME + r"\+00:00\Z")
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}\Z")
+
+_FLOAT_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+# ---- encoders -------------------------------------------------------------------------
+
+def _enc_bool(v) -> str:
+    return "1" if v else "0"
+
+
+def _enc_int(v) -> str:
+    return str(int(v))
+
+
+def _enc_float(v) -> str:
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    return repr(v)  # shortest text that round-trips (Python's repr guarantees it)
+
+
+def _decimal_encoder(scale: int | None) -> Encoder:
+    quantum = Decimal(1).scaleb(-scale) if scale is not None else None
+
+    def enc(v) -> str:
+        d = v if isinstance(v, Decimal) else Decimal(str(v))
+        if not d.is_finite():
+            raise ValueError(f"decimal {d} has no plain text form")
+        if quantum is not None:
+            d = d.quantize(quantum, context=_DECIMAL_CONTEXT)
+        return format(d, "f")
+    return enc
+
+
+def _enc_text(v) -> str:
+    return base64.b64encode(v.encode("utf-8")).decode("ascii")
+
+
+def _enc_bytes(v) -> str:
+    return base64.b64encode(bytes(v)).decode("ascii")
+
+
+def _enc_date(v) -> str:
+    return v.isoformat()
+
+
+def _enc_time(v) -> str:
+    return v.replace(tzinfo=None).isoformat()
+
+
+def _enc_timestamp(v) -> str:
+    return v.isoformat(sep=" ")
+
+
+def _enc_timestamptz(v) -> str:
+    if v.tzinfo is None:
+        raise ValueError("timestamp with time zone has no time zone")
+    return v.astimezone(UTC).isoformat(sep=" ")
+
+
+def _enc_uuid(v) -> str:
+    return str(v if isinstance(v, uuid.UUID) else uuid.UUID(str(v)))
+
+
+# ---- decoders -------------------------------------------------------------------------
+
+def _int_decoder(kind: Kind) -> Decoder:
+    lo, hi = INTEGER_RANGES[kind]
+
+    def dec(s: str) -> int:
+        if not _INT_RE.match(s):
+            raise ValueError(f"not a {kind.value} integer: {s[:40]!r}")
+        v = int(s)
+        if not lo <= v <= hi:
+            raise ValueError(f"{s} is out of range for {kind.value}")
+        return v
+    return dec
+
+
+def _dec_bool(s: str) -> bool:
+    if s == "1":
+        return True
+    if s == "0":
+        return False
+    raise ValueError(f"not a boolean (1 or 0): {s[:40]!r}")
+
+
+def _decimal_decoder(scale: int | None) -> Decoder:
+    def dec(s: str) -> Decimal:
+        if not _DECIMAL_RE.match(s):
+            raise ValueError(f"not a plain decimal: {s[:40]!r}")
+        if scale is not None and len(s.partition(".")[2]) != scale:
+            raise ValueError(f"decimal {s[:40]} does not have scale {scale}")
+        return Decimal(s)
+    return dec
+
+
+def _dec_float(s: str) -> float:
+    special = _FLOAT_SPECIAL.get(s)
+    if special is not None:
+        return special
+    if not _FLOAT_RE.match(s):
+        raise ValueError(f"not a float: {s[:40]!r}")
+    return float(s)
+
+
+def _b64(s: str) -> bytes:
+    if len(s) % 4 or not _B64_RE.match(s):
+        raise ValueError("not padded standard base64")
+    try:
+        return base64.b64decode(s, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"not base64: {exc}") from None
+
+
+def _dec_text(s: str) -> str:
+    try:
+        return _b64(s).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("base64 does not hold UTF-8 text") from None
+
+
+def _micro(frac: str | None) -> int:
+    return int(frac.ljust(6, "0")) if frac else 0
+
+
+def _dec_date(s: str) -> dt.date:
+    m = _DATE_RE.match(s)
+    if not m:
+        raise ValueError(f"not a date YYYY-MM-DD: {s[:40]!r}")
+    return dt.date(*map(int, m.groups()))
+
+
+def _dec_time(s: str) -> dt.time:
+    m = _TIME_RE.match(s)
+    if not m:
+        raise ValueError(f"not a time HH:MM:SS[.ffffff]: {s[:40]!r}")
+    h, mi, sec, frac = m.groups()
+    return dt.time(int(h), int(mi), int(sec), _micro(frac))
+
+
+def _timestamp_parts(m) -> dt.datetime:
+    y, mo, d, h, mi, sec, frac = m.groups()
+    return dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec), _micro(frac))
+
+
+def _dec_timestamp(s: str) -> dt.datetime:
+    m = _TIMESTAMP_RE.match(s)
+    if not m:
+        raise ValueError(f"not a timestamp YYYY-MM-DD HH:MM:SS[.ffffff]: {s[:40]!r}")
+    return _timestamp_parts(m)
+
+
+def _dec_timestamptz(s: str) -> dt.datetime:
+    m = _TIMESTAMPTZ_RE.match(s)
+    if not m:
+        raise ValueError(f"not a UTC timestamp ending +00:00: {s[:40]!r}")
+    return _timestamp_parts(m).replace(tzinfo=UTC)
+
+
+def _dec_uuid(s: str) -> uuid.UUID:
+    if not _UUID_RE.match(s):
+        raise ValueError(f"not a lowercase canonical uuid: {s[:40]!r}")
+    return uuid.UUID(s)
+
+
+# ---- tables of the two -----------------------------------------------------------------
+
+_ENCODERS: dict[Kind, Encoder] = {
+    Kind.BOOLEAN: _enc_bool, Kind.FLOAT32: _enc_float, Kind.FLOAT64: _enc_float,
+    Kind.DATE: _enc_date, Kind.TIME: _enc_time, Kind.TIMESTAMP: _enc_timestamp,
+    Kind.TIMESTAMPTZ: _enc_timestamptz, Kind.UUID: _enc_uuid,
+    **{k: _enc_int for k in INTEGER_RANGES}, **{k: _enc_text for k in STRING_KINDS},
+    **{k: _enc_bytes for k in BINARY_KINDS},
+}
+
+_DECODERS: dict[Kind, Decoder] = {
+    Kind.BOOLEAN: _dec_bool, Kind.FLOAT32: _dec_float, Kind.FLOAT64: _dec_float,
+    Kind.DATE: _dec_date, Kind.TIME: _dec_time, Kind.TIMESTAMP: _dec_timestamp,
+    Kind.TIMESTAMPTZ: _dec_timestamptz, Kind.UUID: _dec_uuid,
+    **{k: _dec_text for k in STRING_KINDS}, **{k: _b64 for k in BINARY_KINDS},
+}
+
+
+def encoder(col: Column) -> Encoder:
+    """The function that turns a non-NULL canonical value of ``col`` into its field text."""
+    if col.kind is Kind.DECIMAL:
+        return _decimal_encoder(col.scale)
+    return _ENCODERS[col.kind]
+
+
+def decoder(col: Column) -> Decoder:
+    """The strict inverse of :func:`encoder`; raises ValueError on any other text."""
+    if col.kind is Kind.DECIMAL:
+        return _decimal_decoder(col.scale)
+    if col.kind in INTEGER_RANGES:
+        return _int_decoder(col.kind)
+    return _DECODERS[col.kind]
+
+
+def encode_value(col: Column, value) -> str:
+    return NULL if value is None else encoder(col)(value)
+
+
+def decode_value(col: Column, text: str):
+    return None if text == NULL else decoder(col)(text)

@@ -1,0 +1,44 @@
+"""Windows: contiguous primary-key ranges of one table, the unit of parallel work.
+
+Boundaries come from the source keys, ``window_size`` rows each. The first window has no
+lower bound and the last no upper bound, so target rows below or above the source's key
+range fall in a window and are deleted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable, Iterator
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows with ``lo <= key < hi`` (``lo < key`` when not ``lo_inclusive``); None is open."""
+
+    table_index: int
+    index: int
+    lo: tuple | None
+    hi: tuple | None
+    lo_inclusive: bool = True
+
+    def after(self, key: tuple) -> "Window":
+        """The rest of this window past ``key`` (used to resume a half-published window)."""
+        return replace(self, lo=key, lo_inclusive=False)
+
+
+def boundaries(keys: Iterable[tuple], window_size: int) -> list[tuple]:
+    """Every ``window_size``-th key of a key-ordered stream, starting with the one at that
+    index: the lower bounds of windows 1..n."""
+    if window_size < 1:
+        raise ValueError("window_size must be at least 1")
+    out = []
+    for i, key in enumerate(keys):
+        if i and i % window_size == 0:
+            out.append(tuple(key))
+    return out
+
+
+def windows(table_index: int, bounds: list[tuple]) -> Iterator[Window]:
+    """The windows that ``bounds`` cut a table into: len(bounds) + 1 of them."""
+    edges = [None, *bounds, None]
+    for i in range(len(edges) - 1):
+        yield Window(table_index, i, edges[i], edges[i + 1])

@@ -1,0 +1,322 @@
+"""The emitter (SPEC 3.3): windows → part files → gapless ``N.ckt`` + ``.hw`` + CHANGE.DONE.
+
+Windows of every table are diffed ``max_threads`` at a time, each into its own part file.
+The publisher then takes finished windows strictly in (table, window) order and copies
+their records into ``building.tmp``; when that reaches the file target it is fsync'd, its
+``.hw`` sidecar (what it holds, up to which key) is made durable, and it is renamed to
+the next ``N.ckt``. Because the order is fixed and the sidecar names the last key, a
+resumed emitter knows exactly where published output ends and re-diffs only what comes
+after: every difference lands in exactly one published file.
+
+With no output directory the same machinery validates: it diffs and counts, writing
+nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from targetsync_core.adapters.base import Database
+from targetsync_core.codec.ckt import TableCodec
+from targetsync_core.diff.compare import RowComparer
+from targetsync_core.diff.merge import Counts, diff_rows
+from targetsync_core.diff.windows import Window, boundaries, windows
+from targetsync_core.emit import files as F
+from targetsync_core.emit import plan as P
+from targetsync_core.errors import ConfigError, SchemaMismatch
+from targetsync_core.model.schema import Table, check_same_shape
+
+log = logging.getLogger("targetsync.emit")
+
+
+@dataclass(frozen=True)
+class EmitSettings:
+    window_size: int = 10_000
+    max_threads: int = 4
+    file_target_bytes: int = 64 * 1024 * 1024
+    output_dir: Path | None = None        # None: validate only
+    checkpoint_dir: Path | None = None
+    resume: bool = False
+    float_tolerance: float = 0.0
+
+
+@dataclass(frozen=True)
+class TablePair:
+    """One table as both sides see it: ``source`` from the .skt, ``target`` renamed."""
+
+    index: int
+    source: Table
+    target: Table
+    codec: TableCodec
+    comparer: RowComparer
+
+
+@dataclass
+class TableSummary:
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    windows: int = 0
+
+
+@dataclass
+class EmitSummary:
+    tables: list[TableSummary]
+    files: int = 0
+    records: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    already_complete: bool = False
+
+    @property
+    def changes(self) -> int:
+        return sum(t.counts.changes for t in self.tables)
+
+
+@dataclass(frozen=True)
+class WindowDone:
+    """Reported to the observer after each window is consolidated (in order)."""
+
+    pair: TablePair
+    window: Window
+    counts: Counts
+    files_published: int
+
+
+def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: Database,
+                  rename: dict[str, str], float_tolerance: float = 0.0) -> list[TablePair]:
+    """Check every listed table before any work: in the .skt, keyed, live on both sides
+    with the .skt's shape. Raises SchemaMismatch naming the first culprit."""
+    by_name = {t.qualified: t for t in skt}
+    pairs = []
+    for i, name in enumerate(names):
+        table = by_name.get(name)
+        if table is None:
+            raise SchemaMismatch(f"table {name} is in the table list but not in the schema file")
+        table.check_keyed()
+        live_src = source.reflect(table.schema, table.name)
+        if live_src is None:
+            raise SchemaMismatch(f"source table {name} not found")
+        check_same_shape(table, live_src, "source")
+        tgt = table.renamed(rename.get(table.schema, table.schema))
+        live_tgt = target.reflect(tgt.schema, tgt.name)
+        if live_tgt is None:
+            raise SchemaMismatch(f"target table {tgt.qualified} not found")
+        check_same_shape(tgt, live_tgt, "target")
+        comparer = RowComparer(table, live_tgt, float_tolerance)
+        pairs.append(TablePair(i, table, tgt, TableCodec(table, tgt.qualified), comparer))
+    return pairs
+
+
+class _Publisher:
+    """Consolidates finished windows, in order, into gapless ``N.ckt`` files."""
+
+    def __init__(self, directory: Path, run_id: str, next_file: int, target_bytes: int):
+        self.dir, self.run_id, self.next_file, self.target = directory, run_id, next_file, max(1, target_bytes)
+        self.fh = None
+        self.size = self.records = 0
+        self.sha = None
+        self.position: tuple | None = None
+        self.published: list[int] = []
+        self.total_records = self.total_bytes = 0
+
+    def add_window(self, pair: TablePair, window: Window, part: Path) -> None:
+        nkey = len(pair.source.primary_key)
+        with open(part, "rb") as fh:
+            for line in fh:
+                if self.size >= self.target:
+                    self._publish()
+                if self.fh is None:
+                    self.fh = open(self.dir / F.BUILDING, "wb")
+                    self.sha = hashlib.sha256()
+                self.fh.write(line)
+                self.sha.update(line)
+                self.size += len(line)
+                self.records += 1
+                through = [f.decode("utf-8") for f in line[:-2].split(b"\t")[2:2 + nkey]]
+                self.position = (pair.index, pair.codec.name, window.index, through, False)
+        self.position = (pair.index, pair.codec.name, window.index, None, True)
+        if self.size >= self.target:
+            self._publish()
+
+    def finish(self) -> None:
+        if self.fh is not None:
+            self._publish()
+
+    def _publish(self) -> None:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        ti, name, wi, through, complete = self.position
+        hw = F.HighWater(self.run_id, self.next_file, ti, name, wi, through, complete,
+                         self.records, self.size, self.sha.hexdigest())
+        F.publish(self.dir, self.dir / F.BUILDING, hw)
+        log.info("published %d.ckt records=%d bytes=%d", hw.file, hw.records, hw.size)
+        self.published.append(self.next_file)
+        self.total_records += self.records
+        self.total_bytes += self.size
+        self.next_file += 1
+        self.fh, self.size, self.records = None, 0, 0
+
+
+class Emitter:
+    """Runs one emit (or, without an output directory, one validation) over table pairs."""
+
+    def __init__(self, pairs: list[TablePair], source: Database, target: Database, settings: EmitSettings,
+                 progress=None, on_window: Callable[[WindowDone], None] | None = None):
+        self.pairs, self.source, self.target, self.s = pairs, source, target, settings
+        self.progress, self.on_window = progress, on_window
+        self.run_id: str | None = None
+        self._start: F.HighWater | None = None
+        self._next_file = 0
+        self._done_before = False
+
+    # -- the emit directory --
+    def prepare(self) -> None:
+        """Clear or recover the emit directory; after this the run id is on disk, so a
+        loader started now (``sync``) reads the right one."""
+        d = self.s.output_dir
+        if d is None:
+            return
+        d.mkdir(parents=True, exist_ok=True)
+        if self.s.checkpoint_dir:
+            self.s.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = F.read_run(d) if self.s.resume else None
+        if self.run_id is None:
+            if self.s.resume:
+                log.info("resume: no earlier run in %s; starting fresh", d)
+            F.clear_stale(d)
+            for p in self._plan_files():
+                p.unlink()
+            self.run_id = F.new_run(d)
+            return
+        self._recover(d)
+
+    def _plan_files(self) -> list[Path]:
+        cp = self.s.checkpoint_dir
+        return list(cp.glob("plan.*.json")) if cp and cp.is_dir() else []
+
+    def _recover(self, d: Path) -> None:
+        self._done_before = (d / F.DONE).exists()
+        numbers = F.hw_numbers(d)
+        if numbers:
+            n = numbers[-1]
+            hw = F.HighWater.load(d / f"{n}.ckt.hw")
+            if hw.run != self.run_id:
+                raise ConfigError(f"resume: {n}.ckt.hw in {d} belongs to another run; run without resume")
+            building = d / F.BUILDING
+            if not (d / f"{n}.ckt").exists() and building.exists() and _matches(building, hw):
+                os.replace(building, d / f"{n}.ckt")  # crashed between sidecar and rename
+                F.fsync_dir(d)
+                log.info("resume: completed the interrupted publish of %d.ckt", n)
+            self._start, self._next_file = hw, n + 1
+            if hw.table_index >= len(self.pairs) or self.pairs[hw.table_index].codec.name != hw.table:
+                raise ConfigError(f"resume: {d} was emitted for another table list; run without resume")
+        for p in d.iterdir():
+            if p.name == F.BUILDING or p.name.startswith("part_") or p.name.endswith(".tmp"):
+                p.unlink()
+        log.info("resume: run %s continues at file %d", self.run_id, self._next_file)
+
+    # -- windows --
+    def _bounds(self, pair: TablePair) -> list[tuple]:
+        cp, size = self.s.checkpoint_dir, self.s.window_size
+        if cp and self.s.resume:
+            saved = P.load(cp, pair.index, pair.codec.name, size, pair.codec)
+            if saved is not None:
+                return saved
+        bounds = boundaries(self.source.read_keys(pair.source), size)
+        if cp and self.s.output_dir is not None:
+            P.save(cp, pair.index, pair.codec.name, size, pair.codec, bounds)
+        return bounds
+
+    def _todo(self, pair: TablePair) -> list[Window]:
+        out = []
+        start = self._start
+        for w in windows(pair.index, self._bounds(pair)):
+            if start is not None and (w.table_index, w.index) <= (start.table_index, start.window):
+                if (w.table_index, w.index) < (start.table_index, start.window) or start.complete:
+                    continue
+                w = w.after(P.decode_key(pair.codec, start.through, "hw"))
+            out.append(w)
+        return out
+
+    def _diff(self, pair: TablePair, window: Window) -> tuple[Counts, Path | None]:
+        counts = Counts()
+        src = self.source.read_window(pair.source, window)
+        tgt = self.target.read_window(pair.target, window)
+        changes = diff_rows(pair.source, src, tgt, pair.comparer, counts, pair.codec.name)
+        if self.s.output_dir is None:
+            for _ in changes:
+                pass
+            return counts, None
+        part = self.s.output_dir / f"part_{pair.index}_{window.index}.part"
+        encode = pair.codec.encode
+        with open(part, "w", encoding="utf-8", newline="") as fh:
+            fh.writelines(encode(c) for c in changes)
+        return counts, part
+
+    # -- the run --
+    def run(self) -> EmitSummary:
+        t0 = time.monotonic()
+        summary = EmitSummary([TableSummary(p.codec.name) for p in self.pairs])
+        if self._done_before:
+            log.info("resume: emit already complete (%s present)", F.DONE)
+            summary.already_complete = True
+            return summary
+        publisher = _Publisher(self.s.output_dir, self.run_id, self._next_file,
+                               self.s.file_target_bytes) if self.s.output_dir else None
+        limit = max(2, 2 * self.s.max_threads)
+        pending: deque = deque()
+        with ThreadPoolExecutor(max_workers=self.s.max_threads, thread_name_prefix="window") as pool:
+            try:
+                for pair in self.pairs:
+                    todo = self._todo(pair)
+                    if self.progress:
+                        self.progress.add_total(len(todo))
+                    for w in todo:
+                        pending.append((pair, w, pool.submit(self._diff, pair, w)))
+                        while len(pending) >= limit:
+                            self._consume(pending.popleft(), summary, publisher)
+                while pending:
+                    self._consume(pending.popleft(), summary, publisher)
+            except BaseException:
+                for *_, fut in pending:
+                    fut.cancel()
+                raise
+        if publisher:
+            publisher.finish()
+            F.write_done(self.s.output_dir)
+            summary.files, summary.records, summary.bytes = (len(publisher.published),
+                                                             publisher.total_records, publisher.total_bytes)
+        summary.seconds = time.monotonic() - t0
+        return summary
+
+    def _consume(self, item, summary: EmitSummary, publisher: _Publisher | None) -> None:
+        pair, window, fut = item
+        counts, part = fut.result()
+        table = summary.tables[pair.index]
+        table.counts.add(counts)
+        table.windows += 1
+        if publisher is not None:
+            publisher.add_window(pair, window, part)
+            part.unlink()
+        if self.progress:
+            self.progress.advance(1, changes=summary.changes)
+        if self.on_window:
+            self.on_window(WindowDone(pair, window, counts, len(publisher.published) if publisher else 0))
+
+
+def _matches(path: Path, hw: F.HighWater) -> bool:
+    if path.stat().st_size != hw.size:
+        return False
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest() == hw.sha256

@@ -1,0 +1,113 @@
+"""The emit directory's files (SPEC 3.3) and the atomic, durable way each is written.
+
+Layout: ``N.ckt`` (published whole), ``N.ckt.hw`` (high-water sidecar, durable before
+its ``N.ckt`` appears), ``CHANGE.DONE`` (last), ``targetsync.run`` (the emit run's id, so
+a loader never mistakes a new run's ``0.ckt`` for an old one's), and the transient
+``part_*.part`` and ``building.tmp``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from targetsync_core import faults
+
+DONE = "CHANGE.DONE"
+RUN = "targetsync.run"
+BUILDING = "building.tmp"
+CKT_RE = re.compile(r"^(0|[1-9][0-9]*)\.ckt$")
+HW_RE = re.compile(r"^(0|[1-9][0-9]*)\.ckt\.hw$")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` aside, fsync it, rename it into place, fsync the folder."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+@dataclass(frozen=True)
+class HighWater:
+    """What ``N.ckt`` (and every file before it) holds: all windows before
+    (table_index, window), and of that window the records with key <= ``through``
+    (every record if ``complete``). ``size``/``sha256`` identify the file's bytes."""
+
+    run: str
+    file: int
+    table_index: int
+    table: str
+    window: int
+    through: list[str] | None
+    complete: bool
+    records: int
+    size: int
+    sha256: str
+
+    def dumps(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def load(cls, path: Path) -> "HighWater":
+        return cls(**json.loads(path.read_text()))
+
+
+def ckt_numbers(directory: Path) -> list[int]:
+    return sorted(int(m.group(1)) for p in directory.iterdir() if (m := CKT_RE.match(p.name)))
+
+
+def hw_numbers(directory: Path) -> list[int]:
+    return sorted(int(m.group(1)) for p in directory.iterdir() if (m := HW_RE.match(p.name)))
+
+
+def clear_stale(directory: Path) -> None:
+    """A fresh run removes every earlier output so no loader sees a leftover file."""
+    for p in directory.iterdir():
+        if (CKT_RE.match(p.name) or HW_RE.match(p.name) or p.name in (DONE, BUILDING, RUN)
+                or p.name.startswith("part_") or p.name.endswith(".hw.tmp")):
+            p.unlink()
+    fsync_dir(directory)
+
+
+def new_run(directory: Path) -> str:
+    run_id = uuid.uuid4().hex
+    write_durably(directory / RUN, json.dumps({"run": run_id}).encode())
+    return run_id
+
+
+def read_run(directory: Path) -> str | None:
+    try:
+        return json.loads((directory / RUN).read_text())["run"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
+def publish(directory: Path, building: Path, hw: HighWater) -> Path:
+    """Make ``building`` (already fsync'd) the file ``hw.file``: sidecar first, then the
+    rename, so a crash between the two is repaired by :func:`repair_publish`."""
+    write_durably(directory / f"{hw.file}.ckt.hw", hw.dumps())
+    faults.point("emit.after_hw")
+    final = directory / f"{hw.file}.ckt"
+    os.replace(building, final)
+    fsync_dir(directory)
+    faults.point("emit.after_publish")
+    return final
+
+
+def write_done(directory: Path) -> None:
+    write_durably(directory / DONE, b"")

@@ -1,0 +1,49 @@
+"""One exception hierarchy for targetsync.
+
+Every error a user can cause or meet carries one line of text that names the culprit
+(a config key, a file and line, a table and column). The command line prints that line
+and exits with the code the class declares (SPEC 8); ``--debug`` adds the traceback.
+Driver exceptions are translated into these classes at the adapter boundary.
+"""
+from __future__ import annotations
+
+
+class TargetSyncError(Exception):
+    """Base class. ``exit_code`` follows SPEC 8: 2 usage/configuration, 3 runtime."""
+
+    exit_code = 3
+
+
+class ConfigError(TargetSyncError):
+    """A bad config key, flag, DSN file, table list or schema file: nothing was touched."""
+
+    exit_code = 2
+
+
+class SchemaMismatch(ConfigError):
+    """A table is missing, has no primary key, or differs from the ``.skt``."""
+
+
+class DataError(TargetSyncError):
+    """A value or record that cannot be encoded, decoded or stored."""
+
+
+class CktFormatError(DataError):
+    """A malformed line in a change file; the message names file, line and field."""
+
+    def __init__(self, reason: str, path: str = "?", line: int = 0, field: int | None = None):
+        where = f"{path}:{line}" + (f" field {field}" if field is not None else "")
+        super().__init__(f"{where}: {reason}")
+        self.reason, self.path, self.line, self.field = reason, path, line, field
+
+
+class ConnectError(TargetSyncError):
+    """A database could not be reached or refused the credentials."""
+
+
+class LeaseHeld(TargetSyncError):
+    """Another loader holds the apply lease on this target."""
+
+
+class OrderError(TargetSyncError):
+    """A database returned keys out of the order the diff relies on."""

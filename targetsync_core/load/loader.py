@@ -1,0 +1,207 @@
+"""The loader (SPEC 3.4): drains ``N.ckt`` files into the target, in order, exactly once.
+
+For each next expected file it decodes every record (refusing a malformed line before
+touching the target), groups them per table, and asks the target's applier to apply them
+*and* record ``(run, N)`` as applied in one transaction. Only then is the file moved to
+the done directory. A crash before the commit re-applies the whole file later (nothing
+of it was committed); a crash after it finds the record and only moves the file.
+
+Records name target-side tables. The apply config has no ``schemaRename``, so a name that
+is not in the ``.skt`` as written is matched to the ``.skt`` table with the same table
+name (the emitter renamed its schema); an ambiguous match is refused.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from targetsync_core import faults
+from targetsync_core.adapters.base import Database, LeaseHolder, TableBatch
+from targetsync_core.codec.ckt import DELETE, INSERT, TableCodec, read_records
+from targetsync_core.emit import files as F
+from targetsync_core.errors import CktFormatError, SchemaMismatch, TargetSyncError
+from targetsync_core.model.schema import Table, check_same_shape
+
+log = logging.getLogger("targetsync.load")
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    input_dir: Path
+    done_dir: Path
+    poll_seconds: float = 0.25
+    lease_ttl: float = 60.0
+
+
+@dataclass
+class LoadSummary:
+    files: int = 0
+    records: int = 0
+    per_table: dict[str, Counter] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class _Codecs:
+    """Resolves the table field of a record to a codec, checking each table once against
+    the live target."""
+
+    def __init__(self, skt: list[Table], target: Database):
+        self.exact = {t.qualified: t for t in skt}
+        self.by_name: dict[str, list[Table]] = {}
+        for t in skt:
+            self.by_name.setdefault(t.name, []).append(t)
+        self.target = target
+        self.codecs: dict[str, TableCodec] = {}
+
+    def get(self, name: str) -> TableCodec | None:
+        codec = self.codecs.get(name)
+        if codec is None:
+            table = self._resolve(name)
+            if table is None:
+                return None
+            live = self.target.reflect(table.schema, table.name)
+            if live is None:
+                raise SchemaMismatch(f"target table {table.qualified} not found")
+            check_same_shape(table, live, "target")
+            codec = self.codecs[name] = TableCodec(table, name)
+        return codec
+
+    def _resolve(self, name: str) -> Table | None:
+        if name in self.exact:
+            return self.exact[name]
+        for i, ch in enumerate(name):
+            if ch == ".":
+                found = self.by_name.get(name[i + 1:], [])
+                if len(found) == 1:
+                    return found[0].renamed(name[:i])
+                if len(found) > 1:
+                    raise SchemaMismatch(f"change-file table {name} matches {len(found)} tables of the schema file")
+        return None
+
+
+def read_batches(path: Path, codecs: _Codecs) -> list[TableBatch]:
+    """Decode a whole change file into per-table batches, refusing a key changed twice."""
+    batches: dict[str, TableBatch] = {}
+    seen: dict[str, dict[tuple, int]] = {}
+    for lineno, ch in read_records(str(path), codecs):
+        batch = batches.get(ch.table)
+        if batch is None:
+            batch = batches[ch.table] = TableBatch(codecs.get(ch.table).table)
+            seen[ch.table] = {}
+        first = seen[ch.table].setdefault(ch.key, lineno)
+        if first != lineno:
+            raise CktFormatError(f"key of {ch.table} already changed at line {first}", str(path), lineno)
+        if ch.op == INSERT:
+            batch.upserts.append(ch.row)
+        elif ch.op == DELETE:
+            batch.deletes.append(ch.key)
+        else:
+            offsets = tuple(p for p, _ in ch.changed)
+            batch.updates.setdefault(offsets, []).append((ch.key, tuple(v for _, v in ch.changed)))
+    return list(batches.values())
+
+
+def _move(src: Path, done_dir: Path) -> None:
+    dest = done_dir / src.name
+    try:
+        os.replace(src, dest)
+    except OSError:
+        shutil.move(str(src), str(dest))
+    F.fsync_dir(done_dir)
+    F.fsync_dir(src.parent)
+
+
+class Loader:
+    """Applies the files of one emit run to one target, then exits on CHANGE.DONE."""
+
+    def __init__(self, target: Database, skt: list[Table], settings: LoadSettings, progress=None,
+                 should_stop: Callable[[], bool] | None = None):
+        self.target, self.s, self.progress = target, settings, progress
+        self.codecs = _Codecs(skt, target)
+        self.should_stop = should_stop or (lambda: False)
+        self.holder = LeaseHolder(uuid.uuid4().hex, socket.gethostname(), os.getpid())
+
+    def run(self) -> LoadSummary:
+        t0 = time.monotonic()
+        self.s.done_dir.mkdir(parents=True, exist_ok=True)
+        applier = self.target.open_applier()
+        try:
+            applier.acquire_lease(self.holder, self.s.lease_ttl)
+            try:
+                summary = self._drain(applier)
+            finally:
+                applier.release_lease(self.holder)
+        finally:
+            applier.close()
+        summary.seconds = time.monotonic() - t0
+        return summary
+
+    def _wait_for_run(self, applier) -> str | None:
+        renewed = time.monotonic()
+        while not self.should_stop():
+            run_id = F.read_run(self.s.input_dir)
+            if run_id is not None:
+                return run_id
+            renewed = self._idle(applier, renewed)
+        return None
+
+    def _idle(self, applier, renewed: float) -> float:
+        time.sleep(self.s.poll_seconds)
+        if time.monotonic() - renewed > self.s.lease_ttl / 3:
+            applier.acquire_lease(self.holder, self.s.lease_ttl)
+            return time.monotonic()
+        return renewed
+
+    def _drain(self, applier) -> LoadSummary:
+        summary = LoadSummary()
+        run_id = self._wait_for_run(applier)
+        if run_id is None:
+            return summary
+        applied = applier.applied_files(run_id)
+        n, renewed = 0, time.monotonic()
+        while not self.should_stop():
+            path = self.s.input_dir / f"{n}.ckt"
+            if n in applied:
+                if path.exists():
+                    _move(path, self.s.done_dir)  # committed before a crash, not yet moved
+                n += 1
+                continue
+            if path.exists():
+                self._apply(applier, run_id, n, path, summary)
+                n += 1
+                renewed = time.monotonic()
+                continue
+            if (self.s.input_dir / F.DONE).exists() and not path.exists():
+                log.info("CHANGE.DONE - exiting")
+                break
+            if F.read_run(self.s.input_dir) != run_id:
+                raise TargetSyncError(f"{self.s.input_dir} was reset by a new emit run while loading; "
+                                      "restart the loader")
+            renewed = self._idle(applier, renewed)
+        return summary
+
+    def _apply(self, applier, run_id: str, n: int, path: Path, summary: LoadSummary) -> None:
+        batches = read_batches(path, self.codecs)
+        faults.point("load.before_commit")
+        applier.apply_file(run_id, n, batches, self.holder, self.s.lease_ttl)
+        faults.point("load.after_commit")
+        _move(path, self.s.done_dir)
+        records = sum(b.records for b in batches)
+        summary.files += 1
+        summary.records += records
+        for b in batches:
+            c = summary.per_table.setdefault(b.table.qualified, Counter())
+            c["inserts"] += len(b.upserts)
+            c["deletes"] += len(b.deletes)
+            c["updates"] += sum(map(len, b.updates.values()))
+        log.info("applied %s records=%d", path.name, records)
+        if self.progress:
+            self.progress.advance(1, changes=summary.records)
