@@ -1,0 +1,115 @@
+"""The pure windowed sort-merge diff."""
+import math
+import random
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from targetsync_core.diff.compare import RowComparer
+from targetsync_core.diff.merge import Counts, diff_rows
+from targetsync_core.diff.windows import Window, boundaries, windows
+from targetsync_core.errors import OrderError
+from targetsync_core.model.schema import Column, Table
+from targetsync_core.model.types import Kind
+
+T = Table("s", "t", (Column("a", Kind.TEXT, False), Column("b", Kind.INT32, False), Column("v", Kind.INT32),
+                     Column("f", Kind.FLOAT64), Column("c", Kind.CHAR, length=5), Column("d", Kind.DECIMAL,
+                     precision=10, scale=2)), ("a", "b"))
+
+rows_st = st.dictionaries(st.tuples(st.text(max_size=3), st.integers(-3, 3)),
+                          st.tuples(st.none() | st.integers(0, 3), st.sampled_from([0.0, -0.0, math.nan, 1.5]),
+                                    st.sampled_from(["ab", "ab  ", None]), st.sampled_from([Decimal("1.5"), Decimal("1.50"), Decimal(2)])),
+                          max_size=25)
+
+
+def as_rows(d):
+    return [k + v for k, v in sorted(d.items())]
+
+
+def apply(target: dict, changes) -> dict:
+    out = dict(target)
+    for ch in changes:
+        if ch.op == "I":
+            out[ch.key] = ch.row[2:]
+        elif ch.op == "D":
+            del out[ch.key]
+        else:
+            row = list(ch.key + out[ch.key])
+            for pos, v in ch.changed:
+                row[pos] = v
+            out[ch.key] = tuple(row[2:])
+    return out
+
+
+def window_diff(source, target, bounds):
+    cmp = RowComparer(T)
+    out = []
+    for w in windows(0, bounds):
+        def inside(r, w=w):
+            k = r[:2]
+            return (w.lo is None or k >= w.lo) and (w.hi is None or k < w.hi)
+        out += list(diff_rows(T, filter(inside, as_rows(source)), filter(inside, as_rows(target)), cmp))
+    return out
+
+
+@settings(max_examples=400)
+@given(rows_st, rows_st, st.integers(1, 6))
+def test_windowed_diff_makes_target_equal(source, target, size):
+    bounds = boundaries((r[:2] for r in as_rows(source)), size)
+    changes = window_diff(source, target, bounds)
+    keys = [c.key for c in changes]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    result = apply(target, changes)
+    assert result.keys() == source.keys()
+    cmp = RowComparer(T)
+    for k in source:
+        assert not cmp.changed(k + source[k], k + result[k])
+    # the same as one big window: windows neither lose nor add a change
+    assert [c.key for c in changes] == [c.key for c in window_diff(source, target, [])]
+
+
+def test_updates_carry_only_changed_columns_and_kind_rules():
+    cmp = RowComparer(T)
+    src = [("a", 1, 5, math.nan, "ab", Decimal("1.5"))]
+    tgt = [("a", 1, 6, math.nan, "ab   ", Decimal("1.50"))]
+    (ch,) = diff_rows(T, src, tgt, cmp)
+    assert ch.op == "U" and ch.changed == ((2, 5),)
+
+
+def test_code_point_order_and_counts():
+    keys = sorted(["a", "B", "é", "\t", "日", "😀", "a b", "a-b"])
+    assert keys == sorted(keys, key=lambda s: [ord(c) for c in s])
+    counts = Counts()
+    src = [(k, 0, 1, 0.0, None, None) for k in keys]
+    list(diff_rows(T, src, [], RowComparer(T), counts))
+    assert counts.inserts == len(keys) and counts.source_rows == len(keys)
+
+
+def test_out_of_order_stream_is_refused():
+    rows = [("b", 0, 1, 0.0, None, None), ("a", 0, 1, 0.0, None, None)]
+    with pytest.raises(OrderError, match="source table s.t returned key"):
+        list(diff_rows(T, rows, [], RowComparer(T)))
+
+
+def test_windows_are_open_at_both_ends_and_cover():
+    bounds = boundaries([(i,) for i in range(10)], 3)
+    assert bounds == [(3,), (6,), (9,)]
+    ws = list(windows(2, bounds))
+    assert ws[0] == Window(2, 0, None, (3,)) and ws[-1] == Window(2, 3, (9,), None)
+    assert list(windows(0, [])) == [Window(0, 0, None, None)]
+    assert boundaries([(i,) for i in range(5)], 1) == [(i,) for i in range(1, 5)]
+
+
+def test_float_tolerance_is_opt_in():
+    t = Table("s", "t", (Column("k", Kind.INT32, False), Column("f", Kind.FLOAT64)), ("k",))
+    assert RowComparer(t).changed((1, 1.0), (1, 1.0 + 1e-12)) == [(1, 1.0)]
+    assert RowComparer(t, float_tolerance=1e-9).changed((1, 1.0), (1, 1.0 + 1e-12)) == []
+
+
+def test_random_large_merge_against_dict_model():
+    rng = random.Random(3)
+    src = {(str(rng.randint(0, 500)), rng.randint(0, 3)): (rng.randint(0, 2), 0.0, None, None) for _ in range(800)}
+    tgt = {(str(rng.randint(0, 500)), rng.randint(0, 3)): (rng.randint(0, 2), 0.0, None, None) for _ in range(800)}
+    changes = window_diff(src, tgt, boundaries((r[:2] for r in as_rows(src)), 37))
+    assert apply(tgt, changes) == src
