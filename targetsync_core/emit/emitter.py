@@ -127,7 +127,6 @@ class _Publisher:
         self.total_records = self.total_bytes = 0
 
     def add_window(self, pair: TablePair, window: Window, part: Path) -> None:
-        nkey = len(pair.source.primary_key)
         with open(part, "rb") as fh:
             for line in fh:
                 if self.size >= self.target:
@@ -139,8 +138,7 @@ class _Publisher:
                 self.sha.update(line)
                 self.size += len(line)
                 self.records += 1
-                through = [f.decode("utf-8") for f in line[:-2].split(b"\t")[2:2 + nkey]]
-                self.position = (pair.index, pair.codec.name, window.index, through, False)
+                self.position = (pair.index, pair.codec.name, window.index, _key_fields(line, pair), False)
         self.position = (pair.index, pair.codec.name, window.index, None, True)
         if self.size >= self.target:
             self._publish()
@@ -310,6 +308,17 @@ class Emitter:
             self.progress.advance(1, changes=summary.changes)
         if self.on_window:
             self.on_window(WindowDone(pair, window, counts, len(publisher.published) if publisher else 0))
+
+
+def _key_fields(line: bytes, pair: TablePair) -> list[str]:
+    """The encoded key of a record line: I records hold every column in .skt order (keys
+    anywhere among them); U and D records start with the key."""
+    fields = line[:-2].split(b"\t")
+    if fields[0] == b"I":
+        picked = [fields[2 + p] for p in pair.codec.keypos]
+    else:
+        picked = fields[2:2 + len(pair.codec.keypos)]
+    return [f.decode("utf-8") for f in picked]
 
 
 def _matches(path: Path, hw: F.HighWater) -> bool:
