@@ -51,7 +51,7 @@ def _decimal_collation(a: str, b: str) -> int:
 
 
 class SqliteDatabase(Database):
-    capabilities = Capabilities(name="sqlite", max_integer=2**63 - 1)
+    capabilities = Capabilities(name="sqlite", max_integer=T.SQLITE_MAX_INTEGER)
 
     def __init__(self, path: str, source: str = ""):
         self.path = path

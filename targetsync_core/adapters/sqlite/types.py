@@ -21,6 +21,7 @@ from targetsync_core.model.schema import Column
 from targetsync_core.model.types import Kind
 
 UTC = dt.timezone.utc
+SQLITE_MAX_INTEGER = 2**63 - 1  # SQLite integers are 64-bit signed
 
 NATIVE_TO_KIND: dict[str, Kind] = {
     "BOOLEAN": Kind.BOOLEAN, "BOOL": Kind.BOOLEAN,
@@ -87,9 +88,19 @@ def _store_float(v):
     return "NaN" if math.isnan(v) else v
 
 
+def _int64_only(col: Column):
+    def store(v: int) -> int:
+        if v > SQLITE_MAX_INTEGER:
+            raise ValueError(f"column {col.name}: {v} is above SQLite's largest integer {SQLITE_MAX_INTEGER}")
+        return v
+    return store
+
+
 def to_storage(col: Column):
     """A function from the canonical value to what SQLite stores, or None for identity."""
     k = col.kind
+    if k is Kind.UINT64:
+        return _int64_only(col)
     if k is Kind.BOOLEAN:
         return int
     if k in (Kind.FLOAT32, Kind.FLOAT64):
