@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from targetsync_core.adapters.base import Database
-from targetsync_core.adapters.registry import open_database
+from targetsync_core.adapters.registry import adapter_class, open_database
 from targetsync_core.config import Config, read_table_list
 from targetsync_core.dsn import read_dsn_file
 from targetsync_core.emit.emitter import EmitSettings, EmitSummary, Emitter, prepare_pairs
-from targetsync_core.errors import SchemaMismatch
+from targetsync_core.errors import ConfigError, SchemaMismatch
 from targetsync_core.load.loader import LoadSettings, LoadSummary, Loader
 from targetsync_core.model import skt
 from targetsync_core.model.schema import parse_table_name
@@ -96,7 +96,12 @@ def run_sync(cfg: Config, progress=None) -> SyncSummary:
     thread.start()
     loader = Loader(emitter.target, skt.read(cfg["schemaFile"]), load_settings(cfg),
                     should_stop=lambda: "error" in result)
-    load = loader.run()
+    try:
+        load = loader.run()
+    except BaseException:
+        emitter.cancel()
+        thread.join()
+        raise
     thread.join()
     if "error" in result:
         raise result["error"]
@@ -119,7 +124,6 @@ def run_schema(cfg: Config, apply: bool) -> list[str]:
     skt.write(cfg["schemaFile"], tables)
     rename = cfg.get("schemaRename") or {}
     target_tables = [t.renamed(rename.get(t.schema, t.schema)) for t in tables]
-    from targetsync_core.adapters.registry import adapter_class
     ddl = adapter_class(cfg["targetType"], "targetType", "target").generate_ddl(target_tables)
     out: Path = cfg["outputDirectory"]
     out.mkdir(parents=True, exist_ok=True)
@@ -127,7 +131,6 @@ def run_schema(cfg: Config, apply: bool) -> list[str]:
         (out / fname).write_text(text, encoding="utf-8")
     if apply:
         if not cfg.get("targetDsnFile"):
-            from targetsync_core.errors import ConfigError
             raise ConfigError("schema --apply needs targetDsnFile")
         target = open_target(cfg)
         for fname in ("c.sql", "i.sql", "f.sql"):

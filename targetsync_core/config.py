@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from targetsync_core.errors import ConfigError
+from targetsync_core.errors import ConfigError, read_user_file
+from targetsync_core.model.schema import parse_table_name
 
 SCHEMA, EMIT, VALIDATE, APPLY, SYNC = "schema", "emit", "validate", "apply", "sync"
 DIFFING = {EMIT, VALIDATE, SYNC}
@@ -66,13 +67,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
 
 def read_file(path: str) -> list[tuple[str, str, str]]:
     """(key, raw value, where) for every setting in a config file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read ({type(exc).__name__})") from None
+    text = read_user_file(path, "config file")
     out = []
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -167,13 +162,7 @@ def _contradictions(cfg: Config) -> None:
 
 def read_table_list(path: Path) -> list[str]:
     """The table file: one ``schema.table`` per line, ``#`` comments; duplicates refused."""
-    from targetsync_core.model.schema import parse_table_name
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise ConfigError(f"tableFile {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"tableFile {path} cannot be read ({type(exc).__name__})") from None
+    lines = read_user_file(path, "tableFile").splitlines()
     names: list[str] = []
     for n, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):

@@ -16,7 +16,6 @@ from pathlib import Path
 from targetsync_core import commands, config
 from targetsync_core.adapters.sqlite import SqliteDatabase
 from targetsync_core.cli import print_table_report
-from targetsync_core.model import skt
 
 UTC = dt.timezone.utc
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from targetsync_core.errors import ConfigError
+from targetsync_core.errors import ConfigError, read_user_file
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,7 @@ def read_dsn_file(path: str, key: str) -> Dsn:
     """Read and parse the DSN in ``path``; a relative sqlite path is taken relative to the
     DSN file's folder, so a run directory can be moved as a whole."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ConfigError(f"{key}: DSN file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{key}: DSN file {path} cannot be read ({type(exc).__name__})") from None
+    text = read_user_file(p, f"{key}: DSN file")
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if len(lines) != 1:
         raise ConfigError(f"{key}: DSN file {path} must hold exactly one URL")

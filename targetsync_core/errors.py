@@ -7,6 +7,8 @@ Driver exceptions are translated into these classes at the adapter boundary.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class TargetSyncError(Exception):
     """Base class. ``exit_code`` follows SPEC 8: 2 usage/configuration, 3 runtime."""
@@ -47,3 +49,14 @@ class LeaseHeld(TargetSyncError):
 
 class OrderError(TargetSyncError):
     """A database returned keys out of the order the diff relies on."""
+
+
+def read_user_file(path, what: str) -> str:
+    """The text of a file the user named, or a ConfigError naming ``what`` and the path
+    (never the contents: a DSN file holds a password)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} cannot be read ({type(exc).__name__})") from None

@@ -117,5 +117,5 @@ class Database(abc.ABC):
         """Run generated DDL."""
         raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most adapters hold nothing
         """Release pooled connections, if any."""

@@ -74,6 +74,13 @@ class TableCodec:
             return self.encode_delete(change.key)
         return self.encode_update(change.key, change.changed)
 
+    def encode_key(self, key: tuple) -> list[str]:
+        """The key's field texts, as in a D record."""
+        return [self._enc(p, v) for p, v in zip(self.keypos, key)]
+
+    def decode_key(self, fields: list[str], where: str) -> tuple:
+        return tuple(self._dec(p, f, (where, 0), i + 1) for i, (p, f) in enumerate(zip(self.keypos, fields)))
+
     # -- decoding --
     def _dec(self, pos: int, text: str, where: tuple[str, int], field: int):
         if text == NULL:

@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import re
 import uuid
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Context, Decimal
 from typing import Any, Callable
 
 from targetsync_core.model.schema import Column

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,7 @@ from targetsync_core.diff.merge import Counts, diff_rows
 from targetsync_core.diff.windows import Window, boundaries, windows
 from targetsync_core.emit import files as F
 from targetsync_core.emit import plan as P
-from targetsync_core.errors import ConfigError, SchemaMismatch
+from targetsync_core.errors import ConfigError, SchemaMismatch, TargetSyncError
 from targetsync_core.model.schema import Table, check_same_shape
 
 log = logging.getLogger("targetsync.emit")
@@ -174,6 +175,11 @@ class Emitter:
         self._start: F.HighWater | None = None
         self._next_file = 0
         self._done_before = False
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop after the windows already running (``sync`` calls it when the loader fails)."""
+        self._cancel.set()
 
     # -- the emit directory --
     def prepare(self) -> None:
@@ -240,7 +246,7 @@ class Emitter:
             if start is not None and (w.table_index, w.index) <= (start.table_index, start.window):
                 if (w.table_index, w.index) < (start.table_index, start.window) or start.complete:
                     continue
-                w = w.after(P.decode_key(pair.codec, start.through, "hw"))
+                w = w.after(pair.codec.decode_key(start.through, f"{start.file}.ckt.hw"))
             out.append(w)
         return out
 
@@ -278,6 +284,8 @@ class Emitter:
                     if self.progress:
                         self.progress.add_total(len(todo))
                     for w in todo:
+                        if self._cancel.is_set():
+                            raise TargetSyncError("emit cancelled")
                         pending.append((pair, w, pool.submit(self._diff, pair, w)))
                         while len(pending) >= limit:
                             self._consume(pending.popleft(), summary, publisher)

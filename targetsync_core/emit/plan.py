@@ -9,21 +9,13 @@ from targetsync_core.codec.ckt import TableCodec
 from targetsync_core.emit.files import write_durably
 
 
-def encode_key(codec: TableCodec, key: tuple) -> list[str]:
-    return [codec._enc(p, v) for p, v in zip(codec.keypos, key)]
-
-
-def decode_key(codec: TableCodec, fields: list[str], where: str) -> tuple:
-    return tuple(codec._dec(p, f, (where, 0), i + 1) for i, (p, f) in enumerate(zip(codec.keypos, fields)))
-
-
 def plan_path(directory: Path, table_index: int) -> Path:
     return directory / f"plan.{table_index}.json"
 
 
 def save(directory: Path, table_index: int, table: str, window_size: int,
          codec: TableCodec, bounds: list[tuple]) -> None:
-    doc = {"table": table, "windowSize": window_size, "bounds": [encode_key(codec, b) for b in bounds]}
+    doc = {"table": table, "windowSize": window_size, "bounds": [codec.encode_key(b) for b in bounds]}
     write_durably(plan_path(directory, table_index), json.dumps(doc).encode())
 
 
@@ -36,4 +28,4 @@ def load(directory: Path, table_index: int, table: str, window_size: int, codec:
         return None
     if doc.get("table") != table or doc.get("windowSize") != window_size:
         return None
-    return [decode_key(codec, b, str(path)) for b in doc["bounds"]]
+    return [codec.decode_key(b, str(path)) for b in doc["bounds"]]

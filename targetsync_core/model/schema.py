@@ -17,10 +17,6 @@ class Column:
     scale: int | None = None
     native: str = ""
 
-    def describe(self) -> str:
-        args = [a for a in (self.length, self.precision, self.scale) if a is not None]
-        return self.kind.value + (f"({','.join(map(str, args))})" if args else "")
-
 
 @dataclass(frozen=True)
 class ForeignKey:

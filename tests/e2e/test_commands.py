@@ -2,6 +2,9 @@
 the emit log lines."""
 import io
 import sqlite3
+import threading
+
+from targetsync_core.adapters.sqlite import SqliteDatabase
 
 from targetsync_core.emit import files as F
 from targetsync_core.model import skt
@@ -87,3 +90,41 @@ def test_progress_bar_draws_on_a_terminal_only():
     quiet = io.StringIO()
     Progress("emit", stream=quiet).advance(1)  # a StringIO is not a terminal
     assert quiet.getvalue() == ""
+
+
+def test_sync_stops_the_emitter_when_the_loader_fails(tmp_path, monkeypatch):
+    """A loader failure ends sync with the loader's error and the emitter stopped, not
+    left running to fill the emit directory."""
+    from targetsync_core import commands
+    from targetsync_core.cli import main
+    from targetsync_core.errors import DataError
+    from targetsync_core.load import loader as L
+    t = Table("main", "x", (Column("id", Kind.INT32, False), Column("v", Kind.TEXT)), ("id",))
+    create_db(tmp_path / "source.db", [t], {"x": [(i, str(i)) for i in range(400)]})
+    create_db(tmp_path / "target.db", [t])
+    write_run(tmp_path, [t], windowSize=1, maxThreads=1, emitFileTargetMB=0.00001)
+    seen = {}
+    real_build = commands.build_emitter
+
+    def spy(*a, **k):
+        seen["emitter"] = real_build(*a, **k)
+        return seen["emitter"]
+
+    failed = threading.Event()
+    real_read = SqliteDatabase.read_window
+
+    def held(self, table, window):
+        if window.index >= 5:  # later windows wait until the loader has failed
+            failed.wait(30)
+        return real_read(self, table, window)
+
+    def boom(*a, **k):
+        failed.set()
+        raise DataError("injected apply failure")
+
+    monkeypatch.setattr(commands, "build_emitter", spy)
+    monkeypatch.setattr(L, "read_batches", boom)
+    monkeypatch.setattr(SqliteDatabase, "read_window", held)
+    assert main(["sync", "--config", str(tmp_path / "sync.cfg")]) == 3
+    assert seen["emitter"]._cancel.is_set()
+    assert not (tmp_path / "emit" / F.DONE).exists()

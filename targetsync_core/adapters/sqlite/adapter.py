@@ -71,7 +71,6 @@ class SqliteDatabase(Database):
             conn = sqlite3.connect(f"file:{quote(os.path.abspath(self.path))}?mode=rw", uri=True,
                                    timeout=60, isolation_level=None, check_same_thread=False)
             conn.create_collation(DECIMAL_COLLATION, _decimal_collation)
-            conn.execute("PRAGMA query_only = 0")
         except sqlite3.Error as exc:
             raise ConnectError(f"sqlite database {self.path} cannot be opened: {exc}") from None
         return conn
@@ -318,15 +317,11 @@ def _apply_batch(conn: sqlite3.Connection, batch: TableBatch) -> None:
         action = ("DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in rest)) if rest else "DO NOTHING"
         conn.execute(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {shadow} "
                      f"WHERE __op = 'I' ON CONFLICT ({key_list}) {action}")
-    match = " AND ".join(f"{target}.{_key_match(c)} = w.{_key_match(c)}" for c in t.key_columns)
+    match = " AND ".join(f"{target}.{_key_expr(c)} = w.{_key_expr(c)}" for c in t.key_columns)
     for grp, offsets in enumerate(batch.updates):
         sets = ", ".join(f"{names[o]} = w.{names[o]}" for o in offsets)
         conn.execute(f"UPDATE {target} SET {sets} FROM (SELECT * FROM {shadow} WHERE __op = 'U' AND __grp = ?) "
                      f"AS w WHERE {match}", (grp,))
-
-
-def _key_match(col: Column) -> str:
-    return _key_expr(col)
 
 
 def _shadow_rows(batch: TableBatch, store) -> Iterator[tuple]:
