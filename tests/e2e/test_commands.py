@@ -128,3 +128,23 @@ def test_sync_stops_the_emitter_when_the_loader_fails(tmp_path, monkeypatch):
     assert main(["sync", "--config", str(tmp_path / "sync.cfg")]) == 3
     assert seen["emitter"]._cancel.is_set()
     assert not (tmp_path / "emit" / F.DONE).exists()
+
+
+def test_fresh_run_clears_stale_output_and_resume_after_completion_adds_nothing(tmp_path):
+    from targetsync_core.cli import main
+    t = Table("main", "x", (Column("id", Kind.INT32, False), Column("v", Kind.TEXT)), ("id",))
+    create_db(tmp_path / "source.db", [t], {"x": [(i, str(i)) for i in range(20)]})
+    create_db(tmp_path / "target.db", [t])
+    write_run(tmp_path, [t], resume="true")
+    emit = tmp_path / "emit"
+    emit.mkdir()
+    for stale in ("0.ckt", "7.ckt", "7.ckt.hw", F.DONE, "part_0_3.part", F.BUILDING, "notes.txt"):
+        (emit / stale).write_text("stale")
+    (tmp_path / "fresh.cfg").write_text((tmp_path / "emit.cfg").read_text().replace("resume=true", "resume=false"))
+    assert main(["emit", "--config", str(tmp_path / "fresh.cfg")]) == 0
+    names = sorted(p.name for p in emit.iterdir())
+    assert names == ["0.ckt", "0.ckt.hw", F.DONE, "notes.txt", F.RUN]
+    assert "stale" not in (emit / "0.ckt").read_text()
+    before = {p.name: p.read_bytes() for p in emit.iterdir()}
+    assert main(["emit", "--config", str(tmp_path / "emit.cfg")]) == 0   # resume=true: already complete
+    assert {p.name: p.read_bytes() for p in emit.iterdir()} == before
