@@ -14,6 +14,7 @@ demo: $(BIN)/targetsync
 	$(BIN)/targetsync demo --dir demo-run
 
 test: $(BIN)/targetsync
+	bash scripts/services.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:
