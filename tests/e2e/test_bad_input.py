@@ -117,7 +117,7 @@ def test_second_loader_is_refused_while_the_lease_is_held(run):
         while time.time() < deadline:
             try:
                 conn = sqlite3.connect(run / "target.db")
-                if conn.execute("SELECT count(*) FROM _targetsync_lease").fetchone()[0]:
+                if conn.execute("SELECT count(*) FROM _targetsync_lease WHERE holder <> ''").fetchone()[0]:
                     break
             except sqlite3.OperationalError:
                 pass

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
 
-from targetsync_core.adapters.base import Applier, Capabilities, Database, LeaseHolder, TableBatch
+from targetsync_core.adapters.coerce import row_converter
+from targetsync_core.adapters.base import Capabilities, Database, TableBatch
+from targetsync_core.adapters.sqlapply import SqlApplier
 from targetsync_core.adapters.sqlite import types as T
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
-from targetsync_core.errors import ConnectError, DataError, LeaseHeld, SchemaMismatch
+from targetsync_core.errors import ConnectError, DataError, SchemaMismatch
 from targetsync_core.model.schema import Column, ForeignKey, Table
 from targetsync_core.model.types import Kind
 
@@ -99,7 +100,7 @@ class SqliteDatabase(Database):
         yield from self._stream(table, table.columns, sql, params)
 
     def _stream(self, table: Table, cols, sql: str, params) -> Iterator[tuple]:
-        readers = [T.from_storage(c) for c in cols]
+        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols])
         conn = self.connect()
         try:
             cur = conn.execute(sql, params)
@@ -108,9 +109,11 @@ class SqliteDatabase(Database):
                 if not batch:
                     break
                 for raw in batch:
-                    yield _convert(raw, readers, cols, table)
+                    yield convert(raw)
         except sqlite3.Error as exc:
             raise DataError(f"reading sqlite table {table.qualified}: {exc}") from None
+        except ValueError as exc:
+            raise DataError(f"reading sqlite {exc}") from None
         finally:
             conn.close()
 
@@ -142,22 +145,6 @@ class SqliteDatabase(Database):
             raise DataError(f"sqlite database {self.path}: {exc}") from None
         finally:
             conn.close()
-
-
-def _convert(raw: tuple, readers, cols, table: Table) -> tuple:
-    try:
-        return tuple(None if v is None else f(v) for f, v in zip(readers, raw))
-    except (ValueError, TypeError) as exc:
-        bad = next(i for i, (f, v) in enumerate(zip(readers, raw)) if v is not None and not _ok(f, v))
-        raise DataError(f"sqlite table {table.qualified} column {cols[bad].name}: {exc}") from None
-
-
-def _ok(f, v) -> bool:
-    try:
-        f(v)
-        return True
-    except (ValueError, TypeError):
-        return False
 
 
 def _key_expr(col: Column) -> str:
@@ -216,72 +203,35 @@ def _reflect(conn: sqlite3.Connection, schema: str, name: str) -> Table | None:
     return Table(schema, name, cols, pk, tuple(unique), foreign)
 
 
-class SqliteApplier(Applier):
+class SqliteApplier(SqlApplier):
     """Applies change files to a SQLite target; one connection, one transaction a file."""
 
+    mark = "?"
+    for_update = ""  # BEGIN IMMEDIATE already holds the database's write lock
+
     def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
+        super().__init__(conn, quote_ident(APPLIED), quote_ident(LEASE))
         conn.execute("PRAGMA journal_mode = WAL")  # the emitter may read while we write
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(APPLIED)} (run_id TEXT NOT NULL, "
-                     "file_no INTEGER NOT NULL, records INTEGER NOT NULL, applied_at REAL NOT NULL, "
-                     "PRIMARY KEY (run_id, file_no))")
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(LEASE)} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
-                     "host TEXT NOT NULL, pid INTEGER NOT NULL, expires_at REAL NOT NULL)")
+        self.create_metadata()
 
-    def _claim(self, holder: LeaseHolder, ttl: float) -> None:
-        """Inside a write transaction: take the lease or raise LeaseHeld."""
-        row = self.conn.execute(f"SELECT holder, host, pid, expires_at FROM {quote_ident(LEASE)} "
-                                "WHERE name = 'loader'").fetchone()
-        if row and row[0] != holder.id and row[3] > time.time() and _alive(row[1], row[2], holder.host):
-            raise LeaseHeld(f"another loader (pid {row[2]} on {row[1]}) holds the apply lease on this target "
-                            f"until {time.strftime('%H:%M:%S', time.localtime(row[3]))}; refusing to run a second")
-        self.conn.execute(f"INSERT INTO {quote_ident(LEASE)} VALUES ('loader', ?, ?, ?, ?) ON CONFLICT (name) "
-                          "DO UPDATE SET holder = excluded.holder, host = excluded.host, pid = excluded.pid, "
-                          "expires_at = excluded.expires_at", (holder.id, holder.host, holder.pid, time.time() + ttl))
+    def begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
 
-    def acquire_lease(self, holder: LeaseHolder, ttl: float) -> None:
-        with _transaction(self.conn):
-            self._claim(holder, ttl)
+    def commit(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
 
-    def release_lease(self, holder: LeaseHolder) -> None:
-        with _transaction(self.conn):
-            self.conn.execute(f"DELETE FROM {quote_ident(LEASE)} WHERE name = 'loader' AND holder = ?", (holder.id,))
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
-    def applied_files(self, run_id: str) -> set[int]:
-        rows = self.conn.execute(f"SELECT file_no FROM {quote_ident(APPLIED)} WHERE run_id = ?", (run_id,))
-        return {r[0] for r in rows}
+    def apply_batch(self, batch: TableBatch) -> None:
+        _apply_batch(self.conn, batch)
 
-    def apply_file(self, run_id: str, file_no: int, batches: list[TableBatch],
-                   holder: LeaseHolder, ttl: float) -> None:
-        with _transaction(self.conn):
-            self._claim(holder, ttl)
-            if self.conn.execute(f"SELECT 1 FROM {quote_ident(APPLIED)} WHERE run_id = ? AND file_no = ?",
-                                 (run_id, file_no)).fetchone():
-                return  # applied by an earlier life of this loader; never twice
-            for batch in batches:
-                try:
-                    _apply_batch(self.conn, batch)
-                except (sqlite3.Error, OverflowError, ValueError, TypeError) as exc:
-                    raise DataError(f"applying to sqlite table {batch.table.qualified}: {exc}") from None
-            self.conn.execute(f"INSERT INTO {quote_ident(APPLIED)} VALUES (?, ?, ?, ?)",
-                              (run_id, file_no, sum(b.records for b in batches), time.time()))
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def _alive(host: str, pid: int, my_host: str) -> bool:
-    """A holder on another host is presumed alive until its lease expires; on this host
-    a dead pid frees the lease at once (a crashed loader restarts without waiting)."""
-    if host != my_host:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
+        if batch is not None and isinstance(exc, (sqlite3.Error, OverflowError, ValueError, TypeError)):
+            return DataError(f"applying to sqlite table {batch.table.qualified}: {exc}")
+        return exc
 
 
 class _transaction:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import uuid
-from decimal import Decimal
 
 from targetsync_core.codec.values import encoder
 from targetsync_core.errors import SchemaMismatch
@@ -110,80 +108,4 @@ def to_storage(col: Column):
     return None
 
 
-# ---- stored → canonical ---------------------------------------------------------------
-
-def _bad(v, kind: str):
-    raise ValueError(f"stored {type(v).__name__} {str(v)[:40]!r} is not a {kind}")
-
-
-def _read_int(v):
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return _bad(v, "integer")
-
-
-def _read_bool(v):
-    return bool(_read_int(v))
-
-
-def _read_decimal(v):
-    if isinstance(v, (int, str)):
-        return Decimal(v)
-    if isinstance(v, float):
-        return Decimal(repr(v))
-    return _bad(v, "decimal")
-
-
-def _read_float(v):
-    if isinstance(v, (int, float)):
-        return float(v)
-    if v == "NaN":
-        return math.nan
-    return _bad(v, "float")
-
-
-def _read_str(v):
-    return v if isinstance(v, str) else _bad(v, "string")
-
-
-def _read_bytes(v):
-    return v if isinstance(v, bytes) else _bad(v, "byte string")
-
-
-def _read_date(v):
-    return dt.date.fromisoformat(v) if isinstance(v, str) else _bad(v, "date")
-
-
-def _read_time(v):
-    return dt.time.fromisoformat(v) if isinstance(v, str) else _bad(v, "time")
-
-
-def _read_timestamp(v):
-    return dt.datetime.fromisoformat(v) if isinstance(v, str) else _bad(v, "timestamp")
-
-
-def _read_timestamptz(v):
-    ts = _read_timestamp(v)
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-def _read_uuid(v):
-    if isinstance(v, bytes) and len(v) == 16:
-        return uuid.UUID(bytes=v)
-    return uuid.UUID(v) if isinstance(v, str) else _bad(v, "uuid")
-
-
-_READERS = {
-    Kind.BOOLEAN: _read_bool, Kind.DECIMAL: _read_decimal, Kind.FLOAT32: _read_float,
-    Kind.FLOAT64: _read_float, Kind.CHAR: _read_str, Kind.VARCHAR: _read_str, Kind.TEXT: _read_str,
-    Kind.JSON: _read_str, Kind.BINARY: _read_bytes, Kind.VARBINARY: _read_bytes, Kind.BLOB: _read_bytes,
-    Kind.DATE: _read_date, Kind.TIME: _read_time, Kind.TIMESTAMP: _read_timestamp,
-    Kind.TIMESTAMPTZ: _read_timestamptz, Kind.UUID: _read_uuid,
-}
-
-
-def from_storage(col: Column):
-    """A function from what SQLite returned to the canonical value."""
-    return _READERS.get(col.kind, _read_int)
+# ---- stored → canonical: the shared coercions read SQLite's text forms too ------------

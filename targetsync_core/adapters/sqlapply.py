@@ -1,0 +1,145 @@
+"""Apply bookkeeping shared by every relational target: the applied-file record and the
+lease, in two small tables, inside the same transaction as the file's changes.
+
+The lease row always exists (it is created with the tables) so that taking the lease is a
+row lock (``SELECT … FOR UPDATE``) followed by an UPDATE on every database, never a
+race between two first inserts. Subclasses give the transaction calls, the placeholder
+style, the quoting, and :meth:`apply_batch`.
+"""
+from __future__ import annotations
+
+import abc
+import os
+import time
+
+from targetsync_core.adapters.base import Applier, LeaseHolder, TableBatch
+from targetsync_core.errors import LeaseHeld
+
+
+class SqlApplier(Applier):
+    mark = "%s"              # the driver's placeholder
+    for_update = " FOR UPDATE"
+
+    def __init__(self, conn, applied_table: str, lease_table: str):
+        self.conn, self.applied, self.lease = conn, applied_table, lease_table
+
+    # -- what a subclass provides --
+    @abc.abstractmethod
+    def begin(self) -> None: ...
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    @abc.abstractmethod
+    def apply_batch(self, batch: TableBatch) -> None:
+        """Apply one table's changes inside the open transaction."""
+
+    def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
+        """Map a driver error to a TargetSyncError naming the table (default: unchanged)."""
+        return exc
+
+    # -- shared --
+    def sql(self, text: str, params=()):
+        cur = self.conn.cursor()
+        cur.execute(text.replace("?", self.mark), params)
+        return cur
+
+    def create_metadata(self) -> None:
+        """Create the two tables and the lease row if missing (idempotent)."""
+        self.begin()
+        try:
+            self.sql(f"CREATE TABLE IF NOT EXISTS {self.applied} (run_id VARCHAR(64) NOT NULL, "
+                     "file_no BIGINT NOT NULL, records BIGINT NOT NULL, applied_at DOUBLE PRECISION NOT NULL, "
+                     "PRIMARY KEY (run_id, file_no))")
+            self.sql(f"CREATE TABLE IF NOT EXISTS {self.lease} (name VARCHAR(16) NOT NULL PRIMARY KEY, "
+                     "holder VARCHAR(64) NOT NULL, host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, "
+                     "expires_at DOUBLE PRECISION NOT NULL)")
+            self.commit()
+        except Exception:
+            self.rollback()
+            raise
+        self.begin()
+        try:
+            if not self.sql(f"SELECT 1 FROM {self.lease} WHERE name = 'loader'").fetchone():
+                self.sql(f"INSERT INTO {self.lease} VALUES ('loader', '', '', 0, 0)")
+            self.commit()
+        except Exception:  # a concurrent loader created it first: fine
+            self.rollback()
+
+    def _claim(self, holder: LeaseHolder, ttl: float) -> None:
+        """Inside a transaction: take the lease or raise LeaseHeld."""
+        row = self.sql(f"SELECT holder, host, pid, expires_at FROM {self.lease} WHERE name = 'loader'"
+                       f"{self.for_update}").fetchone()
+        if row and row[0] and row[0] != holder.id and row[3] > time.time() and _alive(row[1], row[2], holder.host):
+            raise LeaseHeld(f"another loader (pid {row[2]} on {row[1]}) holds the apply lease on this target "
+                            f"until {time.strftime('%H:%M:%S', time.localtime(row[3]))}; refusing to run a second")
+        self.sql(f"UPDATE {self.lease} SET holder = ?, host = ?, pid = ?, expires_at = ? WHERE name = 'loader'",
+                 (holder.id, holder.host, holder.pid, time.time() + ttl))
+
+    def _in_transaction(self, work) -> None:
+        self.begin()
+        try:
+            work()
+        except Exception:
+            self.rollback()
+            raise
+        self.commit()
+
+    def acquire_lease(self, holder: LeaseHolder, ttl: float) -> None:
+        self._in_transaction(lambda: self._claim(holder, ttl))
+
+    def release_lease(self, holder: LeaseHolder) -> None:
+        self._in_transaction(lambda: self.sql(
+            f"UPDATE {self.lease} SET holder = '', expires_at = 0 WHERE name = 'loader' AND holder = ?",
+            (holder.id,)))
+
+    def applied_files(self, run_id: str) -> set[int]:
+        rows = self.sql(f"SELECT file_no FROM {self.applied} WHERE run_id = ?", (run_id,)).fetchall()
+        self.commit()  # end the read transaction some drivers opened
+        return {int(r[0]) for r in rows}
+
+    def apply_file(self, run_id: str, file_no: int, batches: list[TableBatch],
+                   holder: LeaseHolder, ttl: float) -> None:
+        current = None
+
+        def work():
+            nonlocal current
+            self._claim(holder, ttl)
+            if self.sql(f"SELECT 1 FROM {self.applied} WHERE run_id = ? AND file_no = ?",
+                        (run_id, file_no)).fetchone():
+                return  # applied by an earlier life of this loader: never twice
+            for current in batches:
+                self.apply_batch(current)
+            current = None
+            self.sql(f"INSERT INTO {self.applied} VALUES (?, ?, ?, ?)",
+                     (run_id, file_no, sum(b.records for b in batches), time.time()))
+
+        try:
+            self._in_transaction(work)
+        except LeaseHeld:
+            raise
+        except Exception as exc:  # translated at the boundary, naming the table
+            translated = self.translate(exc, current)
+            if translated is exc:
+                raise
+            raise translated from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _alive(host: str, pid: int, my_host: str) -> bool:
+    """A holder on another host is presumed alive until its lease expires; on this host
+    a dead pid frees the lease at once (a crashed loader restarts without waiting)."""
+    if host != my_host:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
