@@ -61,10 +61,10 @@ def random_value(rng: random.Random, col: Column, max_int: int = SQLITE_MAX_INT)
     if k is Kind.DECIMAL:
         digits = col.precision - col.scale
         if edge:
-            return rng.choice([Decimal(0), Decimal("9" * digits + ("." + "9" * col.scale if col.scale else "")),
-                               -Decimal("9" * digits + ("." + "9" * col.scale if col.scale else ""))])
+            nines = "9" * digits + ("." + "9" * col.scale if col.scale else "")
+            return rng.choice([Decimal(0), Decimal(nines), Decimal("-" + nines)])  # no arithmetic: it rounds
         unscaled = rng.randint(-(10**col.precision) + 1, 10**col.precision - 1)
-        return Decimal(unscaled).scaleb(-col.scale)
+        return Decimal(f"{unscaled}E-{col.scale}")  # exact: scaleb() would round to 28 digits
     if k in (Kind.FLOAT32, Kind.FLOAT64):
         if edge:
             return rng.choice([math.nan, math.inf, -math.inf, -0.0, 0.0, 5e-324 if k is Kind.FLOAT64 else 1e-45,

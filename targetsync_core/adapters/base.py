@@ -91,6 +91,8 @@ class Database(abc.ABC):
     each read opens (or borrows) its own connection."""
 
     capabilities: Capabilities
+    #: kind → the kind this database stores it as, where it has no exact type of its own
+    stored_as: dict = {}
 
     @abc.abstractmethod
     def reflect(self, schema: str, name: str) -> Table | None:

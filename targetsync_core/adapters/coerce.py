@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import struct
 import uuid
 from decimal import Decimal
 from typing import Any, Callable
@@ -17,6 +18,7 @@ from typing import Any, Callable
 from targetsync_core.model.types import Kind
 
 UTC = dt.timezone.utc
+_F32 = struct.Struct("f")
 
 
 def _bad(v, kind: str):
@@ -53,6 +55,18 @@ def to_float(v) -> float:
     if v == "NaN":
         return math.nan
     return _bad(v, "float")
+
+
+def to_float32(v) -> float:
+    """A float32 column's value is the float32 nearest to what the driver gave: PostgreSQL
+    prints ``real`` with float4's shortest text, which read back as a double is not it."""
+    f = to_float(v)
+    if not math.isfinite(f):
+        return f
+    try:
+        return _F32.unpack(_F32.pack(f))[0]
+    except OverflowError:
+        raise ValueError(f"{f!r} is out of float32 range") from None
 
 
 def to_str(v) -> str:
@@ -122,7 +136,7 @@ def to_uuid(v) -> uuid.UUID:
 
 
 COERCE: dict[Kind, Callable[[Any], Any]] = {
-    Kind.BOOLEAN: to_bool, Kind.DECIMAL: to_decimal, Kind.FLOAT32: to_float, Kind.FLOAT64: to_float,
+    Kind.BOOLEAN: to_bool, Kind.DECIMAL: to_decimal, Kind.FLOAT32: to_float32, Kind.FLOAT64: to_float,
     Kind.CHAR: to_str, Kind.VARCHAR: to_str, Kind.TEXT: to_str, Kind.JSON: to_json_text,
     Kind.BINARY: to_bytes, Kind.VARBINARY: to_bytes, Kind.BLOB: to_bytes,
     Kind.DATE: to_date, Kind.TIME: to_time, Kind.TIMESTAMP: to_timestamp, Kind.TIMESTAMPTZ: to_timestamptz,

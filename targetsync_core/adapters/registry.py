@@ -10,6 +10,8 @@ from targetsync_core.errors import ConfigError
 #: type name → "module:Class". tigerdata is postgres; mariadb/singlestore use mysql.
 ADAPTERS: dict[str, str] = {
     "sqlite": "targetsync_core.adapters.sqlite:SqliteDatabase",
+    "postgres": "targetsync_core.adapters.postgres:PostgresDatabase",
+    "tigerdata": "targetsync_core.adapters.postgres:PostgresDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

@@ -109,7 +109,7 @@ def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: 
         live_tgt = target.reflect(tgt.schema, tgt.name)
         if live_tgt is None:
             raise SchemaMismatch(f"target table {tgt.qualified} not found")
-        check_same_shape(tgt, live_tgt, "target")
+        check_same_shape(tgt, live_tgt, "target", target.stored_as)
         comparer = RowComparer(table, live_tgt, float_tolerance)
         pairs.append(TablePair(i, table, tgt, TableCodec(table, tgt.qualified), comparer))
     return pairs

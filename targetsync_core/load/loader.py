@@ -70,7 +70,7 @@ class _Codecs:
             live = self.target.reflect(table.schema, table.name)
             if live is None:
                 raise SchemaMismatch(f"target table {table.qualified} not found")
-            check_same_shape(table, live, "target")
+            check_same_shape(table, live, "target", self.target.stored_as)
             codec = self.codecs[name] = TableCodec(table, name)
         return codec
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from targetsync_core.errors import SchemaMismatch
-from targetsync_core.model.types import KEY_KINDS, Kind
+from targetsync_core.model.types import FAMILY, KEY_KINDS, Kind
 
 
 @dataclass(frozen=True)
@@ -77,17 +77,19 @@ def parse_table_name(text: str, where: str) -> tuple[str, str]:
     return schema, name
 
 
-def check_same_shape(expected: Table, live: Table, side: str) -> None:
-    """Refuse a live table whose columns differ from the ``.skt`` by name, order or kind."""
-    exp = [(c.name, c.kind) for c in expected.columns]
-    got = [(c.name, c.kind) for c in live.columns]
+def check_same_shape(expected: Table, live: Table, side: str, stored_as: dict | None = None) -> None:
+    """Refuse a live table whose columns differ from the ``.skt`` by name, order or type
+    family. ``stored_as`` maps a kind to the kind this database keeps it as."""
+    stored_as = stored_as or {}
+    exp = [(c.name, FAMILY[stored_as.get(c.kind, c.kind)]) for c in expected.columns]
+    got = [(c.name, FAMILY[c.kind]) for c in live.columns]
     if exp == got and expected.primary_key == live.primary_key:
         return
     for i, (e, g) in enumerate(zip(exp, got)):
         if e != g:
             raise SchemaMismatch(
-                f"{side} table {live.qualified} column {i} is {g[0]} {g[1].value}, "
-                f"the schema file says {e[0]} {e[1].value}")
+                f"{side} table {live.qualified} column {i} is {g[0]} {live.columns[i].kind.value}, "
+                f"the schema file says {e[0]} {expected.columns[i].kind.value}")
     if len(exp) != len(got):
         extra = [n for n, _ in (got[len(exp):] or exp[len(got):])]
         which = "has extra" if len(got) > len(exp) else "lacks"

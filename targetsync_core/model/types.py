@@ -72,6 +72,15 @@ TEMPORAL_KINDS = frozenset({Kind.DATE, Kind.TIME, Kind.TIMESTAMP, Kind.TIMESTAMP
 #: database, and JSON has no order at all, so a key over them is refused.
 KEY_KINDS = frozenset(Kind) - FLOAT_KINDS - {Kind.JSON}
 
+#: Families for checking a live table against the ``.skt``: a target may store a kind as
+#: another of the same family (``varchar`` as ``text``, ``uint32`` as a wider integer).
+FAMILY: dict[Kind, str] = {
+    **{k: "integer" for k in INTEGER_RANGES}, Kind.BOOLEAN: "boolean", Kind.DECIMAL: "decimal",
+    **{k: "float" for k in FLOAT_KINDS}, Kind.CHAR: "string", Kind.VARCHAR: "string", Kind.TEXT: "string",
+    **{k: "bytes" for k in BINARY_KINDS}, Kind.DATE: "date", Kind.TIME: "time",
+    Kind.TIMESTAMP: "timestamp", Kind.TIMESTAMPTZ: "timestamp", Kind.UUID: "uuid", Kind.JSON: "json",
+}
+
 #: Kinds whose parameters are meaningful, and which ones.
 LENGTH_KINDS = frozenset({Kind.CHAR, Kind.VARCHAR, Kind.BINARY, Kind.VARBINARY})
 PRECISION_KINDS = frozenset({Kind.DECIMAL, Kind.TIME, Kind.TIMESTAMP, Kind.TIMESTAMPTZ})

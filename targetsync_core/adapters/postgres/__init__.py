@@ -1,0 +1,3 @@
+from targetsync_core.adapters.postgres.adapter import PostgresDatabase
+
+__all__ = ["PostgresDatabase"]

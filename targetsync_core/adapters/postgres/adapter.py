@@ -1,0 +1,306 @@
+"""The PostgreSQL adapter (psycopg 3), as source and target; ``tigerdata`` is the same.
+
+DSN: ``postgresql://user:password@host:port/database`` (``postgresql+psycopg://`` too).
+Sessions run with ``TimeZone=UTC``. String keys are ordered and compared with
+``COLLATE "C"`` (byte order of UTF-8, which is code-point order) whatever the column's
+collation. A window is one ``COPY (SELECT …) TO STDOUT``: one statement, one snapshot.
+
+Apply stages a file's rows per table with COPY into a session-private TEMP table
+``<table>_wkm``, then runs ``DELETE … USING``, ``INSERT … ON CONFLICT DO UPDATE`` and one
+``UPDATE … FROM`` per set of changed columns, all in the transaction that records the file
+as applied (metadata in schema ``_targetsync``).
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from targetsync_core.adapters import sqla
+from targetsync_core.adapters.base import Capabilities, Database, TableBatch
+from targetsync_core.adapters.coerce import row_converter
+from targetsync_core.adapters.sqlapply import SqlApplier
+from targetsync_core.diff.windows import Window
+from targetsync_core.dsn import Dsn
+from targetsync_core.errors import ConnectError, DataError, SchemaMismatch
+from targetsync_core.model.schema import Column, Table
+from targetsync_core.model.types import Kind
+
+META_SCHEMA = "_targetsync"
+TEXT_KINDS = (Kind.CHAR, Kind.VARCHAR, Kind.TEXT)
+
+#: canonical kind → the PostgreSQL type a value is read as (text COPY, then typed by psycopg)
+READ_TYPE = {
+    Kind.BOOLEAN: "bool", Kind.INT16: "int2", Kind.INT32: "int4", Kind.INT64: "int8", Kind.UINT16: "int4",
+    Kind.UINT32: "int8", Kind.UINT64: "numeric", Kind.DECIMAL: "numeric", Kind.FLOAT32: "float4",
+    Kind.FLOAT64: "float8", Kind.CHAR: "text", Kind.VARCHAR: "text", Kind.TEXT: "text", Kind.JSON: "text",
+    Kind.BINARY: "bytea", Kind.VARBINARY: "bytea", Kind.BLOB: "bytea", Kind.DATE: "date", Kind.TIME: "time",
+    Kind.TIMESTAMP: "timestamp", Kind.TIMESTAMPTZ: "timestamptz", Kind.UUID: "uuid",
+}
+
+#: how a canonical kind is stored here when it has no exact PostgreSQL type
+STORED_AS = {Kind.UINT16: Kind.INT32, Kind.UINT32: Kind.INT64, Kind.UINT64: Kind.DECIMAL,
+             Kind.BINARY: Kind.BLOB, Kind.VARBINARY: Kind.BLOB}
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(table: Table) -> str:
+    return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class PostgresDatabase(Database):
+    capabilities = Capabilities(name="postgres", max_integer=2**64 - 1, max_identifier_length=63)
+    stored_as = STORED_AS
+    driver = "postgresql+psycopg"
+
+    def __init__(self, dsn: Dsn):
+        self.dsn = dsn
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._engine = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_dsn(cls, type_name: str, dsn: Dsn) -> "PostgresDatabase":
+        if dsn.scheme not in ("postgresql", "postgres"):
+            raise SchemaMismatch(f"{dsn.source}: a {type_name} database needs a postgresql:// DSN, not {dsn.scheme}")
+        return cls(dsn)
+
+    # -- connections --
+    def where(self) -> str:
+        d = self.dsn
+        return f"postgres {d.host or 'localhost'}:{d.port or 5432}/{d.database} (DSN file {d.source})"
+
+    def connect(self, autocommit: bool = True):
+        import psycopg
+        d = self.dsn
+        try:
+            return psycopg.connect(host=d.host or None, port=d.port or None, user=d.username or None,
+                                   password=d.password or None, dbname=d.database or None, autocommit=autocommit,
+                                   connect_timeout=10, options="-c TimeZone=UTC")
+        except psycopg.Error as exc:
+            raise ConnectError(f"cannot connect to {self.where()}: {_first_line(exc)}") from None
+
+    @contextmanager
+    def borrow(self):
+        """A pooled autocommit connection; returned to the pool only if left idle."""
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self.connect()
+        ok = False
+        try:
+            yield conn
+            ok = True
+        finally:
+            if ok and not conn.closed and conn.info.transaction_status == 0:
+                self._idle.put(conn)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                break
+
+    def engine(self):
+        with self._lock:
+            if self._engine is None:
+                self._engine = sqla.make_engine(self.driver, self.dsn,
+                                                connect_args={"options": "-c TimeZone=UTC", "connect_timeout": 10})
+            return self._engine
+
+    # -- source contract --
+    def reflect(self, schema: str, name: str) -> Table | None:
+        import sqlalchemy as sa
+        try:
+            return sqla.reflect(self.engine(), schema, name)
+        except sa.exc.OperationalError as exc:
+            raise ConnectError(f"cannot connect to {self.where()}: {_first_line(exc.orig)}") from None
+
+    def read_keys(self, table: Table) -> Iterator[tuple]:
+        cols = list(table.key_columns)
+        yield from self._copy_out(table, cols, f"SELECT {_select_list(cols)} FROM {qualified(table)} "
+                                               f"ORDER BY {_order_by(table)}", ())
+
+    def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
+        where, params = _window_predicate(table, window)
+        sql = f"SELECT {_select_list(table.columns)} FROM {qualified(table)}{where} ORDER BY {_order_by(table)}"
+        yield from self._copy_out(table, list(table.columns), sql, params)
+
+    def _copy_out(self, table: Table, cols: list[Column], sql: str, params) -> Iterator[tuple]:
+        import psycopg
+        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols])
+        with self.borrow() as conn:
+            try:
+                with conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
+                    copy.set_types([READ_TYPE[c.kind] for c in cols])
+                    for raw in copy.rows():
+                        yield convert(raw)
+            except psycopg.Error as exc:
+                raise DataError(f"reading postgres table {table.qualified}: {_first_line(exc)}") from None
+            except ValueError as exc:
+                raise DataError(f"reading postgres {exc}") from None
+
+    # -- target contract --
+    @classmethod
+    def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
+        from sqlalchemy.dialects import postgresql
+        return sqla.generate_ddl(tables, postgresql.dialect(), _sqla_type)
+
+    def execute_script(self, sql: str) -> None:
+        import psycopg
+        with self.connect(autocommit=False) as conn:
+            try:
+                conn.execute(sql)
+            except psycopg.Error as exc:
+                raise DataError(f"running DDL on {self.where()}: {_first_line(exc)}") from None
+
+    def open_applier(self) -> "PostgresApplier":
+        return PostgresApplier(self.connect(autocommit=False), self)
+
+
+def _sqla_type(col: Column, is_key: bool):
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql as pg
+    k = col.kind
+    simple = {
+        Kind.BOOLEAN: sa.Boolean, Kind.INT16: sa.SmallInteger, Kind.INT32: sa.Integer, Kind.INT64: sa.BigInteger,
+        Kind.UINT16: sa.Integer, Kind.UINT32: sa.BigInteger, Kind.FLOAT32: pg.REAL, Kind.FLOAT64: pg.DOUBLE_PRECISION,
+        Kind.TEXT: sa.Text, Kind.BINARY: pg.BYTEA, Kind.VARBINARY: pg.BYTEA, Kind.BLOB: pg.BYTEA,
+        Kind.DATE: sa.Date, Kind.UUID: pg.UUID, Kind.JSON: pg.JSON,
+    }
+    if k in simple:
+        return simple[k]()
+    if k is Kind.UINT64:
+        return sa.Numeric(20, 0)
+    if k is Kind.DECIMAL:
+        return sa.Numeric(col.precision, col.scale) if col.precision else sa.Numeric()
+    if k is Kind.CHAR:
+        return sa.CHAR(col.length)
+    if k is Kind.VARCHAR:
+        return sa.VARCHAR(col.length)
+    if k is Kind.TIME:
+        return pg.TIME(precision=col.precision)
+    return pg.TIMESTAMP(timezone=k is Kind.TIMESTAMPTZ, precision=col.precision)
+
+
+def _select_list(cols) -> str:
+    return ", ".join(f"{quote_ident(c.name)}::{READ_TYPE[c.kind]}" if c.kind is Kind.JSON else quote_ident(c.name)
+                     for c in cols)
+
+
+def _key_expr(col: Column) -> str:
+    q = quote_ident(col.name)
+    return f'{q} COLLATE "C"' if col.kind in TEXT_KINDS else q
+
+
+def _order_by(table: Table) -> str:
+    return ", ".join(_key_expr(c) for c in table.key_columns)
+
+
+def _window_predicate(table: Table, w: Window) -> tuple[str, list]:
+    exprs = [_key_expr(c) for c in table.key_columns]
+    lhs = f"({', '.join(exprs)})" if len(exprs) > 1 else exprs[0]
+    marks = f"({', '.join(['%s'] * len(exprs))})" if len(exprs) > 1 else "%s"
+    preds, params = [], []
+    if w.lo is not None:
+        preds.append(f"{lhs} {'>=' if w.lo_inclusive else '>'} {marks}")
+        params += list(w.lo)
+    if w.hi is not None:
+        preds.append(f"{lhs} < {marks}")
+        params += list(w.hi)
+    return (" WHERE " + " AND ".join(preds) if preds else ""), params
+
+
+class PostgresApplier(SqlApplier):
+    def __init__(self, conn, db: PostgresDatabase):
+        meta = quote_ident(META_SCHEMA)
+        super().__init__(conn, f"{meta}.{quote_ident('applied')}", f"{meta}.{quote_ident('lease')}")
+        self.db = db
+        self._shadows: dict[str, str] = {}
+        self.begin()
+        self.sql(f"CREATE SCHEMA IF NOT EXISTS {meta}")
+        self.commit()
+        self.create_metadata()
+
+    def begin(self) -> None:
+        pass  # psycopg opens a transaction on the first statement
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
+        import psycopg
+        if isinstance(exc, psycopg.OperationalError):
+            return ConnectError(f"lost the connection to {self.db.where()}: {_first_line(exc)}")
+        if isinstance(exc, (psycopg.Error, ValueError, TypeError)):
+            what = f"table {batch.table.qualified}" if batch is not None else self.db.where()
+            return DataError(f"applying to postgres {what}: {_first_line(exc)}")
+        return exc
+
+    def _shadow(self, t: Table) -> str:
+        name = self._shadows.get(t.qualified)
+        if name is None:
+            name = quote_ident(f"{t.name[:40]}_wkm{len(self._shadows)}")
+            self.sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS AS SELECT "
+                     f"NULL::char(1) AS __op, NULL::int AS __grp, * FROM {qualified(t)} WITH NO DATA")
+            self._shadows[t.qualified] = name
+        return name
+
+    def apply_batch(self, batch: TableBatch) -> None:
+        t = batch.table
+        shadow = self._shadow(t)
+        names = [quote_ident(c.name) for c in t.columns]
+        with self.conn.cursor() as cur:
+            with cur.copy(f"COPY {shadow} (__op, __grp, {', '.join(names)}) FROM STDIN") as copy:
+                for row in _shadow_rows(batch):
+                    copy.write_row(row)
+        target = qualified(t)
+        keys = [quote_ident(c.name) for c in t.key_columns]
+        match = " AND ".join(f"{target}.{k} = w.{k}" for k in keys)
+        if batch.deletes:
+            self.sql(f"DELETE FROM {target} USING {shadow} AS w WHERE w.__op = 'D' AND {match}")
+        if batch.upserts:
+            rest = [n for n, c in zip(names, t.columns) if c.name not in t.primary_key]
+            action = ("DO UPDATE SET " + ", ".join(f"{n} = EXCLUDED.{n}" for n in rest)) if rest else "DO NOTHING"
+            self.sql(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {shadow} "
+                     f"WHERE __op = 'I' ON CONFLICT ({', '.join(keys)}) {action}")
+        for grp, offsets in enumerate(batch.updates):
+            sets = ", ".join(f"{names[o]} = w.{names[o]}" for o in offsets)
+            self.sql(f"UPDATE {target} SET {sets} FROM {shadow} AS w WHERE w.__op = 'U' AND w.__grp = %s AND {match}",
+                     (grp,))
+
+
+def _shadow_rows(batch: TableBatch) -> Iterator[tuple]:
+    """(op, group, columns…) for every record; columns a record does not set are NULL."""
+    t = batch.table
+    n = len(t.columns)
+    keypos = t.key_positions
+    for key in batch.deletes:
+        row = [None] * n
+        for p, v in zip(keypos, key):
+            row[p] = v
+        yield ("D", None, *row)
+    for full in batch.upserts:
+        yield ("I", None, *full)
+    for grp, (offsets, items) in enumerate(batch.updates.items()):
+        for key, values in items:
+            row = [None] * n
+            for p, v in zip(keypos, key):
+                row[p] = v
+            for p, v in zip(offsets, values):
+                row[p] = v
+            yield ("U", grp, *row)

@@ -1,0 +1,156 @@
+"""Backends for the conformance suite: a throwaway database of each kind, a raw driver
+read and insert that do not go through the adapters (so the suite checks the tool, not
+itself), and the data limits each backend declares.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import sqlite3
+import struct
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from targetsync_core.adapters.registry import adapter_class
+from targetsync_core.adapters.sqlite.types import to_storage
+from targetsync_core.dsn import parse_dsn
+from targetsync_core.model.schema import Column, Table
+from targetsync_core.model.types import Kind
+from tests.servers import postgres_database
+
+UTC = dt.timezone.utc
+
+
+@dataclass
+class Limits:
+    """What values a backend can hold exactly (the suite only generates those)."""
+
+    max_integer: int = 2**64 - 1
+    nonfinite_floats: bool = True
+    min_year: int = 1
+    folds_case: bool = False
+
+
+@dataclass
+class Backend:
+    kind: str
+    type_name: str
+    url: str
+    schema: str
+    limits: Limits = field(default_factory=Limits)
+    path: Path | None = None
+
+    @property
+    def db(self):
+        return adapter_class(self.type_name, "type", "target").from_dsn(self.type_name, parse_dsn(self.url))
+
+    # -- raw access --
+    def execute(self, sql: str) -> None:
+        if self.kind == "sqlite":
+            conn = sqlite3.connect(self.path)
+            conn.executescript(sql)
+            conn.close()
+        elif self.kind == "postgres":
+            import psycopg
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                conn.execute(sql)
+
+    def create(self, tables: list[Table]) -> None:
+        ddl = type(self.db).generate_ddl(tables)
+        self.execute(ddl["c.sql"] + ddl["i.sql"])
+
+    def insert(self, table: Table, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        cols = ", ".join(f'"{c.name}"' for c in table.columns)
+        if self.kind == "sqlite":
+            store = [to_storage(c) for c in table.columns]
+            conn = sqlite3.connect(self.path)
+            conn.executemany(f'INSERT INTO "{table.name}" ({cols}) VALUES ({", ".join("?" * len(store))})',
+                             [tuple(v if v is None or f is None else f(v) for f, v in zip(store, r)) for r in rows])
+            conn.commit()
+            conn.close()
+        elif self.kind == "postgres":
+            import psycopg
+            with psycopg.connect(self.url, autocommit=True) as conn, conn.cursor() as cur:
+                with cur.copy(f'COPY "{table.schema}"."{table.name}" ({cols}) FROM STDIN') as copy:
+                    for r in rows:
+                        copy.write_row(r)
+
+    def read(self, table: Table) -> list[tuple]:
+        """Every row, canonicalised by the test's own rules, sorted by key in Python."""
+        cols = ", ".join(f'"{c.name}"' for c in table.columns)
+        if self.kind == "sqlite":
+            conn = sqlite3.connect(self.path)
+            raw = conn.execute(f'SELECT {cols} FROM "{table.name}"').fetchall()
+            conn.close()
+        else:
+            import psycopg
+            cols = ", ".join(f'"{c.name}"::text' if c.kind is Kind.JSON else f'"{c.name}"' for c in table.columns)
+            with psycopg.connect(self.url) as conn:
+                conn.execute("SET TimeZone = 'UTC'")
+                raw = conn.execute(f'SELECT {cols} FROM "{table.schema}"."{table.name}"').fetchall()
+        rows = [tuple(canon(c, v) for c, v in zip(table.columns, r)) for r in raw]
+        kp = table.key_positions
+        return sorted(rows, key=lambda r: tuple(r[p] for p in kp))
+
+
+def canon(col: Column, v):
+    """The test's own idea of a value, from whatever a driver or SQLite storage gives."""
+    if v is None:
+        return None
+    k = col.kind
+    if k is Kind.BOOLEAN:
+        return bool(int(v))
+    if k in (Kind.INT16, Kind.INT32, Kind.INT64, Kind.UINT16, Kind.UINT32, Kind.UINT64):
+        return int(v)
+    if k is Kind.DECIMAL:
+        return Decimal(str(v))
+    if k in (Kind.FLOAT32, Kind.FLOAT64):
+        f = float(v)
+        if k is Kind.FLOAT32 and math.isfinite(f):
+            f = struct.unpack("f", struct.pack("f", f))[0]
+        return "nan" if math.isnan(f) else f + 0.0
+    if k is Kind.CHAR:
+        return v.rstrip(" ")
+    if k is Kind.JSON:
+        return json.dumps(json.loads(v) if isinstance(v, (str, bytes)) else v, sort_keys=True)
+    if k in (Kind.BINARY, Kind.VARBINARY, Kind.BLOB):
+        return bytes(v)
+    if k is Kind.DATE:
+        return v if isinstance(v, dt.date) else dt.date.fromisoformat(v)
+    if k is Kind.TIME:
+        if isinstance(v, dt.timedelta):
+            return (dt.datetime.min + v).time()
+        return v if isinstance(v, dt.time) else dt.time.fromisoformat(v)
+    if k in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
+        ts = v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(v)
+        return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+    if k is Kind.UUID:
+        return uuid.UUID(bytes=v) if isinstance(v, bytes) and len(v) == 16 else uuid.UUID(str(v))
+    return v
+
+
+@contextlib.contextmanager
+def sqlite_backend(tmp: Path, name: str):
+    path = tmp / f"{name}.db"
+    sqlite3.connect(path).close()
+    yield Backend("sqlite", "sqlite", f"sqlite:///{path}", "main", Limits(max_integer=2**63 - 1), path)
+
+
+@contextlib.contextmanager
+def postgres_backend(tmp: Path, name: str):
+    with postgres_database() as db:
+        yield Backend("postgres", "postgres", db.url, db.schema)
+
+
+BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend}
+
+
+def joint_limits(a: Limits, b: Limits) -> Limits:
+    return Limits(min(a.max_integer, b.max_integer), a.nonfinite_floats and b.nonfinite_floats,
+                  max(a.min_year, b.min_year), a.folds_case or b.folds_case)
