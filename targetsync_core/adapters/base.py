@@ -30,6 +30,8 @@ class Capabilities:
     #: largest integer value a column can hold
     max_integer: int = 2**64 - 1
     max_identifier_length: int = 0
+    #: can store NaN and ±Infinity in float columns
+    nonfinite_floats: bool = True
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,12 @@ class Database(abc.ABC):
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         """Full rows (``.skt`` column order, canonical values) inside ``window``, ascending
         by key, read from one consistent snapshot."""
+
+    def key_folding(self, table: Table) -> dict[str, str]:
+        """Key columns whose live collation treats distinct strings as equal, mapped to
+        how: ``"case"`` (case- and accent-insensitive), ``"space"`` (trailing spaces
+        ignored) or ``"case,space"``. Empty for databases that compare bytes."""
+        return {}
 
     def open_applier(self) -> Applier:
         raise NotImplementedError(f"{self.capabilities.name} cannot be a target")

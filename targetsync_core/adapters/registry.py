@@ -12,6 +12,9 @@ ADAPTERS: dict[str, str] = {
     "sqlite": "targetsync_core.adapters.sqlite:SqliteDatabase",
     "postgres": "targetsync_core.adapters.postgres:PostgresDatabase",
     "tigerdata": "targetsync_core.adapters.postgres:PostgresDatabase",
+    "mysql": "targetsync_core.adapters.mysql:MysqlDatabase",
+    "singlestore": "targetsync_core.adapters.mysql:MysqlDatabase",
+    "mariadb": "targetsync_core.adapters.mariadb:MariadbDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

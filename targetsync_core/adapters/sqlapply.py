@@ -44,7 +44,10 @@ class SqlApplier(Applier):
     # -- shared --
     def sql(self, text: str, params=()):
         cur = self.conn.cursor()
-        cur.execute(text.replace("?", self.mark), params)
+        if params:
+            cur.execute(text.replace("?", self.mark), params)
+        else:  # no parameters: some drivers would otherwise %-format the text
+            cur.execute(text)
         return cur
 
     def create_metadata(self) -> None:
@@ -129,6 +132,32 @@ class SqlApplier(Applier):
 
     def close(self) -> None:
         self.conn.close()
+
+
+def shadow_rows(batch: TableBatch):
+    """(op, group, columns…) for every record of a batch, as loaded into a shadow table;
+    the columns a record does not set are NULL (U rows are told apart by their group,
+    which names the set of columns they set)."""
+    t = batch.table
+    n = len(t.columns)
+    keypos = t.key_positions
+
+    def keyed(key):
+        row = [None] * n
+        for p, v in zip(keypos, key):
+            row[p] = v
+        return row
+
+    for key in batch.deletes:
+        yield ("D", None, *keyed(key))
+    for full in batch.upserts:
+        yield ("I", None, *full)
+    for grp, (offsets, items) in enumerate(batch.updates.items()):
+        for key, values in items:
+            row = keyed(key)
+            for p, v in zip(offsets, values):
+                row[p] = v
+            yield ("U", grp, *row)
 
 
 def _alive(host: str, pid: int, my_host: str) -> bool:

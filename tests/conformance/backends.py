@@ -20,7 +20,7 @@ from targetsync_core.adapters.sqlite.types import to_storage
 from targetsync_core.dsn import parse_dsn
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.servers import postgres_database
+from tests.servers import mariadb_database, postgres_database
 
 UTC = dt.timezone.utc
 
@@ -33,6 +33,7 @@ class Limits:
     nonfinite_floats: bool = True
     min_year: int = 1
     folds_case: bool = False
+    pad_space: bool = False          # keys differing only by trailing spaces collide
 
 
 @dataclass
@@ -58,6 +59,23 @@ class Backend:
             import psycopg
             with psycopg.connect(self.url, autocommit=True) as conn:
                 conn.execute(sql)
+        else:
+            conn = self._mysql()
+            with conn.cursor() as cur:
+                body = "\n".join(ln for ln in sql.splitlines() if not ln.startswith("--"))
+                for stmt in (s.strip() for s in body.split(";\n")):
+                    if stmt.rstrip(";"):
+                        cur.execute(stmt.rstrip(";"))
+            conn.close()
+
+    def _mysql(self):
+        import pymysql
+        d = parse_dsn(self.url)
+        conn = pymysql.connect(host=d.host, port=d.port or 3306, user=d.username, password=d.password or "",
+                               database=d.database, charset="utf8mb4", autocommit=True)
+        with conn.cursor() as cur:
+            cur.execute("SET time_zone = '+00:00'")
+        return conn
 
     def create(self, tables: list[Table]) -> None:
         ddl = type(self.db).generate_ddl(tables)
@@ -80,6 +98,17 @@ class Backend:
                 with cur.copy(f'COPY "{table.schema}"."{table.name}" ({cols}) FROM STDIN') as copy:
                     for r in rows:
                         copy.write_row(r)
+        else:
+            conn = self._mysql()
+            cols = ", ".join(f"`{c.name}`" for c in table.columns)
+            fix = [(lambda v: str(v)) if c.kind is Kind.UUID else
+                   (lambda v: v.astimezone(UTC).replace(tzinfo=None)) if c.kind is Kind.TIMESTAMPTZ else None
+                   for c in table.columns]
+            data = [tuple(v if v is None or f is None else f(v) for f, v in zip(fix, r)) for r in rows]
+            with conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO `{table.schema}`.`{table.name}` ({cols}) VALUES "
+                                f"({', '.join(['%s'] * len(fix))})", data)
+            conn.close()
 
     def read(self, table: Table) -> list[tuple]:
         """Every row, canonicalised by the test's own rules, sorted by key in Python."""
@@ -87,6 +116,15 @@ class Backend:
         if self.kind == "sqlite":
             conn = sqlite3.connect(self.path)
             raw = conn.execute(f'SELECT {cols} FROM "{table.name}"').fetchall()
+            conn.close()
+        elif self.kind != "postgres":
+            conn = self._mysql()
+            with conn.cursor() as cur:
+                # MySQL prints FLOAT with 6 digits in text: read it as the exact DOUBLE
+                sel = ", ".join(f"CAST(`{c.name}` AS DOUBLE)" if c.kind is Kind.FLOAT32 else f"`{c.name}`"
+                                for c in table.columns)
+                cur.execute(f"SELECT {sel} FROM `{table.schema}`.`{table.name}`")
+                raw = cur.fetchall()
             conn.close()
         else:
             import psycopg
@@ -148,9 +186,23 @@ def postgres_backend(tmp: Path, name: str):
         yield Backend("postgres", "postgres", db.url, db.schema)
 
 
-BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend}
+@contextlib.contextmanager
+def mariadb_backend(tmp: Path, name: str):
+    with mariadb_database("mariadb") as db:
+        yield Backend("mariadb", "mariadb", db.url, db.schema, Limits(nonfinite_floats=False))
+
+
+@contextlib.contextmanager
+def mysql_mode_backend(tmp: Path, name: str):
+    """The plain mysql adapter (MySQL 8's dialect choices) run against MariaDB."""
+    with mariadb_database("mysql") as db:
+        yield Backend("mysql", "mysql", db.url, db.schema, Limits(nonfinite_floats=False, pad_space=True))
+
+
+BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend, "mariadb": mariadb_backend,
+            "mysql": mysql_mode_backend}
 
 
 def joint_limits(a: Limits, b: Limits) -> Limits:
     return Limits(min(a.max_integer, b.max_integer), a.nonfinite_floats and b.nonfinite_floats,
-                  max(a.min_year, b.min_year), a.folds_case or b.folds_case)
+                  max(a.min_year, b.min_year), a.folds_case or b.folds_case, a.pad_space or b.pad_space)

@@ -74,7 +74,13 @@ def source_rows(rng, t: Table, lim: Limits) -> list[tuple]:
         keys = sorted({(rng.randint(-3, 3), rng.choice(["x", "y", "Y", "z z", ""]),
                         dt.date(2000, 1, 1) + dt.timedelta(days=rng.randint(0, 3))) for _ in range(60)})
     elif t.name == "strkeys":
-        pool = STRING_KEYS if not lim.folds_case else [k for k in STRING_KEYS if k == k.lower()]
+        seen, pool = set(), []
+        for k in STRING_KEYS:  # keep only keys the pair's collations keep apart
+            f = k.rstrip(" ") if lim.pad_space else k
+            f = f.casefold() if lim.folds_case else f
+            if f not in seen:
+                seen.add(f)
+                pool.append(k)
         keys = sorted((k,) for k in pool)
     elif t.name == "big":
         keys = [(i * 3,) for i in range(3000)]

@@ -20,7 +20,7 @@ from typing import Iterator
 from targetsync_core.adapters import sqla
 from targetsync_core.adapters.base import Capabilities, Database, TableBatch
 from targetsync_core.adapters.coerce import row_converter
-from targetsync_core.adapters.sqlapply import SqlApplier
+from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
 from targetsync_core.errors import ConnectError, DataError, SchemaMismatch
@@ -266,7 +266,7 @@ class PostgresApplier(SqlApplier):
         names = [quote_ident(c.name) for c in t.columns]
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY {shadow} (__op, __grp, {', '.join(names)}) FROM STDIN") as copy:
-                for row in _shadow_rows(batch):
+                for row in shadow_rows(batch):
                     copy.write_row(row)
         target = qualified(t)
         keys = [quote_ident(c.name) for c in t.key_columns]
@@ -282,25 +282,3 @@ class PostgresApplier(SqlApplier):
             sets = ", ".join(f"{names[o]} = w.{names[o]}" for o in offsets)
             self.sql(f"UPDATE {target} SET {sets} FROM {shadow} AS w WHERE w.__op = 'U' AND w.__grp = %s AND {match}",
                      (grp,))
-
-
-def _shadow_rows(batch: TableBatch) -> Iterator[tuple]:
-    """(op, group, columns…) for every record; columns a record does not set are NULL."""
-    t = batch.table
-    n = len(t.columns)
-    keypos = t.key_positions
-    for key in batch.deletes:
-        row = [None] * n
-        for p, v in zip(keypos, key):
-            row[p] = v
-        yield ("D", None, *row)
-    for full in batch.upserts:
-        yield ("I", None, *full)
-    for grp, (offsets, items) in enumerate(batch.updates.items()):
-        for key, values in items:
-            row = [None] * n
-            for p, v in zip(keypos, key):
-                row[p] = v
-            for p, v in zip(offsets, values):
-                row[p] = v
-            yield ("U", grp, *row)

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from targetsync_core.adapters.coerce import row_converter
 from targetsync_core.adapters.base import Capabilities, Database, TableBatch
-from targetsync_core.adapters.sqlapply import SqlApplier
+from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.adapters.sqlite import types as T
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
@@ -275,28 +275,8 @@ def _apply_batch(conn: sqlite3.Connection, batch: TableBatch) -> None:
 
 
 def _shadow_rows(batch: TableBatch, store) -> Iterator[tuple]:
-    t = batch.table
-    n = len(t.columns)
-    keypos = t.key_positions
-
-    def stored(pos, v):
-        return v if v is None or store[pos] is None else store[pos](v)
-
-    for key in batch.deletes:
-        row = [None] * n
-        for p, v in zip(keypos, key):
-            row[p] = stored(p, v)
-        yield ("D", None, *row)
-    for full in batch.upserts:
-        yield ("I", None, *(stored(p, v) for p, v in enumerate(full)))
-    for grp, (offsets, items) in enumerate(batch.updates.items()):
-        for key, values in items:
-            row = [None] * n
-            for p, v in zip(keypos, key):
-                row[p] = stored(p, v)
-            for p, v in zip(offsets, values):
-                row[p] = stored(p, v)
-            yield ("U", grp, *row)
+    for op, grp, *vals in shadow_rows(batch):
+        yield (op, grp, *(v if v is None or f is None else f(v) for f, v in zip(store, vals)))
 
 
 # ---- DDL for the schema command ------------------------------------------------------

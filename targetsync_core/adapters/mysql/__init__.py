@@ -1,0 +1,3 @@
+from targetsync_core.adapters.mysql.adapter import MysqlDatabase
+
+__all__ = ["MysqlDatabase"]

@@ -1,0 +1,391 @@
+"""The MySQL adapter (PyMySQL), as source and target; ``singlestore`` uses it and
+``mariadb`` subclasses it.
+
+DSN: ``mysql://user:password@host:port/database`` (``mysql+pymysql://`` too). The DSN's
+database is the schema: table names are ``database.table``, and the metadata tables
+``_targetsync_applied`` / ``_targetsync_lease`` live in it. Sessions use
+``time_zone='+00:00'`` and utf8mb4.
+
+String keys are ordered and compared as bytes (``CAST(k AS BINARY)``) unless the column's
+collation already is a NO PAD binary one; reads are one unbuffered SELECT a window. MySQL
+cannot store NaN or ±Infinity: such values are refused naming the table. ``timestamptz``
+is kept as a ``DATETIME`` holding UTC, ``uuid`` as ``CHAR(36)``.
+
+Apply loads a file's rows into a TEMPORARY ``<table>_wkm`` with multi-row INSERTs, then
+runs a multi-table DELETE, ``INSERT … SELECT … ON DUPLICATE KEY UPDATE c = VALUES(c)``
+(the form both MySQL 8 and MariaDB accept) and one ``UPDATE … JOIN`` per set of changed
+columns, in the transaction that records the file as applied.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import unicodedata
+from contextlib import contextmanager
+from typing import Iterator
+
+from targetsync_core.adapters import sqla
+from targetsync_core.adapters.base import Capabilities, Database, TableBatch
+from targetsync_core.adapters.coerce import row_converter
+from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
+from targetsync_core.diff.windows import Window
+from targetsync_core.dsn import Dsn
+from targetsync_core.errors import ConnectError, DataError, SchemaMismatch
+from targetsync_core.model.schema import Column, Table
+from targetsync_core.model.types import Kind
+
+TEXT_KINDS = (Kind.CHAR, Kind.VARCHAR, Kind.TEXT)
+NO_PAD_BINARY = {"utf8mb4_nopad_bin", "utf8mb4_0900_bin", "binary", "ascii_nopad_bin"}
+APPLIED, LEASE = "_targetsync_applied", "_targetsync_lease"
+MAX_KEY_CHARS = 768          # 768 × 4 bytes = InnoDB's 3072-byte key limit
+INSERT_CHUNK = 1000
+
+
+def quote_ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def qualified(table: Table) -> str:
+    return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+
+
+def _first_line(exc: Exception) -> str:
+    args = getattr(exc, "args", ())
+    text = str(args[1]) if len(args) > 1 else str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
+def fold(text: str, how: str) -> str:
+    """How a folding collation sees a key: for refusing keys that it would merge."""
+    if "space" in how:
+        text = text.rstrip(" ")
+    if "case" in how:
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch))
+    return text
+
+
+class MysqlDatabase(Database):
+    capabilities = Capabilities(name="mysql", nonfinite_floats=False, max_identifier_length=64)
+    stored_as = {Kind.UUID: Kind.CHAR}
+    driver = "mysql+pymysql"
+    key_collation = "utf8mb4_bin"
+    reflected = sqla.MYSQL_REFLECTED
+
+    def __init__(self, dsn: Dsn, type_name: str = "mysql"):
+        self.dsn, self.type_name = dsn, type_name
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._engine = None
+        self._lock = threading.Lock()
+        self._collations: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def from_dsn(cls, type_name: str, dsn: Dsn) -> "MysqlDatabase":
+        if dsn.scheme not in ("mysql", "mariadb"):
+            raise SchemaMismatch(f"{dsn.source}: a {type_name} database needs a mysql:// DSN, not {dsn.scheme}")
+        return cls(dsn, type_name)
+
+    # -- connections --
+    def where(self) -> str:
+        d = self.dsn
+        return f"{self.type_name} {d.host or 'localhost'}:{d.port or 3306}/{d.database} (DSN file {d.source})"
+
+    def connect(self, autocommit: bool = True):
+        import pymysql
+        d = self.dsn
+        try:
+            return pymysql.connect(host=d.host or "localhost", port=d.port or 3306, user=d.username,
+                                   password=d.password or "", database=d.database or None, charset="utf8mb4",
+                                   autocommit=autocommit, connect_timeout=10,
+                                   init_command="SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, "
+                                                "',STRICT_ALL_TABLES,NO_BACKSLASH_ESCAPES')")
+        except pymysql.Error as exc:
+            raise ConnectError(f"cannot connect to {self.where()}: {_first_line(exc)}") from None
+
+    @contextmanager
+    def borrow(self):
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self.connect()
+        ok = False
+        try:
+            yield conn
+            ok = True
+        finally:
+            if ok and conn.open:
+                self._idle.put(conn)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                break
+
+    def engine(self):
+        with self._lock:
+            if self._engine is None:
+                self._engine = sqla.make_engine(self.driver, self.dsn, connect_args={"connect_timeout": 10})
+            return self._engine
+
+    # -- source contract --
+    def reflect(self, schema: str, name: str) -> Table | None:
+        import sqlalchemy as sa
+        try:
+            table = sqla.reflect(self.engine(), schema, name, self.reflected)
+        except sa.exc.OperationalError as exc:
+            raise ConnectError(f"cannot connect to {self.where()}: {_first_line(exc.orig)}") from None
+        return self._json_columns(table) if table is not None else None
+
+    def _json_columns(self, table: Table) -> Table:
+        """MariaDB keeps JSON as LONGTEXT with a ``json_valid`` check: give it back its kind."""
+        from dataclasses import replace
+        with self.borrow() as conn, conn.cursor() as cur:
+            cur.execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                        "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s", (table.schema, table.name))
+            clauses = " ".join(r[0] for r in cur.fetchall()).lower()
+        cols = tuple(replace(c, kind=Kind.JSON) if c.kind is Kind.TEXT and f"json_valid(`{c.name.lower()}`)" in clauses
+                     else c for c in table.columns)
+        return replace(table, columns=cols)
+
+    def collations(self, table: Table) -> dict[str, str]:
+        key = table.qualified
+        if key not in self._collations:
+            with self.borrow() as conn, conn.cursor() as cur:
+                cur.execute("SELECT COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+                            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (table.schema, table.name))
+                self._collations[key] = {r[0]: (r[1] or "") for r in cur.fetchall()}
+        return self._collations[key]
+
+    def key_folding(self, table: Table) -> dict[str, str]:
+        out = {}
+        coll = self.collations(table)
+        for col in table.key_columns:
+            c = coll.get(col.name, "")
+            if col.kind not in TEXT_KINDS or not c:
+                continue
+            how = [w for w, hit in (("case", not c.endswith("_bin") and "_cs" not in c),
+                                    ("space", "nopad" not in c and "0900" not in c)) if hit]
+            if how:
+                out[col.name] = ",".join(how)
+        return out
+
+    def _key_expr(self, table: Table, col: Column) -> str:
+        q = quote_ident(col.name)
+        if col.kind is Kind.UUID:
+            return f"CAST({q} AS CHAR(36))"
+        if col.kind in TEXT_KINDS and self.collations(table).get(col.name) not in NO_PAD_BINARY:
+            return f"CAST({q} AS BINARY)"
+        return q
+
+    def _key_param(self, col: Column, v):
+        if col.kind in TEXT_KINDS:
+            return v.encode("utf-8")
+        return _to_driver(col.kind, v)
+
+    def _window_predicate(self, table: Table, w: Window) -> tuple[str, list]:
+        exprs = [self._key_expr(table, c) for c in table.key_columns]
+        lhs = f"({', '.join(exprs)})" if len(exprs) > 1 else exprs[0]
+        marks = f"({', '.join(['%s'] * len(exprs))})" if len(exprs) > 1 else "%s"
+        preds, params = [], []
+        for bound, op in ((w.lo, ">=" if w.lo_inclusive else ">"), (w.hi, "<")):
+            if bound is not None:
+                preds.append(f"{lhs} {op} {marks}")
+                params += [self._key_param(c, v) for c, v in zip(table.key_columns, bound)]
+        return (" WHERE " + " AND ".join(preds) if preds else ""), params
+
+    def read_keys(self, table: Table) -> Iterator[tuple]:
+        cols = list(table.key_columns)
+        order = ", ".join(self._key_expr(table, c) for c in cols)
+        sql = f"SELECT {', '.join(quote_ident(c.name) for c in cols)} FROM {qualified(table)} ORDER BY {order}"
+        yield from self._stream(table, cols, sql, None)
+
+    def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
+        where, params = self._window_predicate(table, window)
+        order = ", ".join(self._key_expr(table, c) for c in table.key_columns)
+        sql = f"SELECT {', '.join(_select(c) for c in table.columns)} FROM {qualified(table)}{where} " \
+              f"ORDER BY {order}"
+        yield from self._stream(table, list(table.columns), sql, params or None)
+
+    def _stream(self, table: Table, cols: list[Column], sql: str, params) -> Iterator[tuple]:
+        import pymysql
+        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols])
+        conn = self.connect()  # an unbuffered cursor ties up its connection: never pooled
+        try:
+            with conn.cursor(pymysql.cursors.SSCursor) as cur:
+                cur.execute(sql, params)
+                while True:
+                    batch = cur.fetchmany(2000)
+                    if not batch:
+                        break
+                    for raw in batch:
+                        yield convert(raw)
+        except pymysql.Error as exc:
+            raise DataError(f"reading {self.type_name} table {table.qualified}: {_first_line(exc)}") from None
+        except ValueError as exc:
+            raise DataError(f"reading {self.type_name} {exc}") from None
+        finally:
+            conn.close()
+
+    # -- target contract --
+    @classmethod
+    def sqla_type(cls, col: Column, is_key: bool):
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import mysql as my
+        k = col.kind
+        coll = {"collation": cls.key_collation} if is_key else {}
+        ints = {Kind.INT16: my.SMALLINT(), Kind.INT32: my.INTEGER(), Kind.INT64: my.BIGINT(),
+                Kind.UINT16: my.SMALLINT(unsigned=True), Kind.UINT32: my.INTEGER(unsigned=True),
+                Kind.UINT64: my.BIGINT(unsigned=True)}
+        if k in ints:
+            return ints[k]
+        if k is Kind.BOOLEAN:
+            return my.TINYINT(display_width=1)
+        if k is Kind.DECIMAL:
+            p = min(col.precision or 65, 65)
+            return my.DECIMAL(p, min(col.scale if col.scale is not None else 30, 30, p))
+        if k is Kind.FLOAT32:
+            return my.FLOAT()
+        if k is Kind.FLOAT64:
+            return my.DOUBLE()
+        if k is Kind.CHAR and (col.length or 1) <= 255:
+            return my.CHAR(col.length or 1, charset="utf8mb4", **coll)
+        if k in (Kind.CHAR, Kind.VARCHAR, Kind.TEXT):
+            if col.length and col.length <= 16383 and (not is_key or col.length <= MAX_KEY_CHARS):
+                return my.VARCHAR(col.length, charset="utf8mb4", **coll)
+            return my.VARCHAR(MAX_KEY_CHARS, charset="utf8mb4", **coll) if is_key else my.LONGTEXT(charset="utf8mb4")
+        if k is Kind.BINARY and (col.length or 1) <= 255:
+            return my.BINARY(col.length or 1)
+        if k in (Kind.BINARY, Kind.VARBINARY, Kind.BLOB):
+            if is_key or (col.length and col.length <= 65535 and k is not Kind.BLOB):
+                return my.VARBINARY(min(col.length or 3072, 3072) if is_key else col.length)
+            return my.LONGBLOB()
+        if k is Kind.DATE:
+            return sa.Date()
+        if k is Kind.TIME:
+            return my.TIME(fsp=col.precision)
+        if k in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
+            return my.DATETIME(fsp=col.precision)
+        if k is Kind.UUID:
+            return cls.uuid_type()
+        return my.JSON()
+
+    @classmethod
+    def uuid_type(cls):
+        from sqlalchemy.dialects import mysql as my
+        return my.CHAR(36, charset="ascii", collation="ascii_bin")
+
+    @classmethod
+    def dialect(cls):
+        from sqlalchemy.dialects import mysql
+        return mysql.dialect()
+
+    @classmethod
+    def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
+        return sqla.generate_ddl(tables, cls.dialect(), cls.sqla_type)
+
+    def execute_script(self, sql: str) -> None:
+        import pymysql
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                for stmt in _statements(sql):
+                    cur.execute(stmt)
+        except pymysql.Error as exc:
+            raise DataError(f"running DDL on {self.where()}: {_first_line(exc)}") from None
+        finally:
+            conn.close()
+
+    def open_applier(self) -> "MysqlApplier":
+        return MysqlApplier(self.connect(autocommit=False), self)
+
+
+def _select(col: Column) -> str:
+    # the text protocol prints FLOAT with 6 significant digits; as DOUBLE it is exact
+    q = quote_ident(col.name)
+    return f"CAST({q} AS DOUBLE)" if col.kind is Kind.FLOAT32 else q
+
+
+def _statements(sql: str) -> list[str]:
+    """Split generated DDL (no semicolons inside literals) into statements."""
+    body = "\n".join(ln for ln in sql.splitlines() if not ln.startswith("--"))
+    return [s.strip() for s in body.split(";\n") if s.strip().rstrip(";")]
+
+
+def _to_driver(kind: Kind, v):
+    """Canonical value → what PyMySQL writes for the column MySQL keeps it in."""
+    if v is None:
+        return None
+    if kind is Kind.UUID:
+        return str(v)
+    if kind is Kind.TIMESTAMPTZ:
+        return v.replace(tzinfo=None)  # canonical values are UTC already
+    if kind in (Kind.FLOAT32, Kind.FLOAT64) and (v != v or v in (float("inf"), float("-inf"))):
+        raise ValueError(f"{v!r} cannot be stored: MySQL floats have no NaN or Infinity")
+    return v
+
+
+class MysqlApplier(SqlApplier):
+    def __init__(self, conn, db: MysqlDatabase):
+        super().__init__(conn, quote_ident(APPLIED), quote_ident(LEASE))
+        self.db = db
+        self._shadows: dict[str, str] = {}
+        self.create_metadata()
+
+    def begin(self) -> None:
+        self.conn.begin()
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
+        import pymysql
+        if isinstance(exc, pymysql.OperationalError) and exc.args and exc.args[0] in (2003, 2006, 2013):
+            return ConnectError(f"lost the connection to {self.db.where()}: {_first_line(exc)}")
+        if isinstance(exc, (pymysql.Error, ValueError, TypeError)):
+            what = f"table {batch.table.qualified}" if batch is not None else self.db.where()
+            return DataError(f"applying to {self.db.type_name} {what}: {_first_line(exc)}")
+        return exc
+
+    def _shadow(self, t: Table) -> str:
+        name = self._shadows.get(t.qualified)
+        if name is None:
+            name = quote_ident(f"{t.name[:40]}_wkm{len(self._shadows)}")
+            dialect = self.db.dialect()
+            cols = ", ".join(f"{quote_ident(c.name)} {self.db.sqla_type(c, c.name in t.primary_key).compile(dialect=dialect)} NULL"
+                             for c in t.columns)
+            # CREATE TEMPORARY TABLE does not end the open transaction
+            self.sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (__op CHAR(1), __grp INT, {cols}) "
+                     "CHARACTER SET utf8mb4")
+            self._shadows[t.qualified] = name
+        return name
+
+    def apply_batch(self, batch: TableBatch) -> None:
+        t = batch.table
+        shadow = self._shadow(t)
+        self.sql(f"DELETE FROM {shadow}")
+        names = [quote_ident(c.name) for c in t.columns]
+        kinds = [c.kind for c in t.columns]
+        rows = [(op, grp, *(_to_driver(k, v) for k, v in zip(kinds, vals))) for op, grp, *vals in shadow_rows(batch)]
+        cur = self.conn.cursor()
+        for i in range(0, len(rows), INSERT_CHUNK):
+            cur.executemany(f"INSERT INTO {shadow} (__op, __grp, {', '.join(names)}) VALUES "
+                            f"({', '.join(['%s'] * (len(names) + 2))})", rows[i:i + INSERT_CHUNK])
+        target = qualified(t)
+        keys = [quote_ident(c.name) for c in t.key_columns]
+        match = " AND ".join(f"t.{k} = w.{k}" for k in keys)
+        if batch.deletes:
+            self.sql(f"DELETE t FROM {target} AS t JOIN {shadow} AS w ON {match} WHERE w.__op = 'D'")
+        if batch.upserts:
+            rest = [n for n, c in zip(names, t.columns) if c.name not in t.primary_key] or keys[:1]
+            self.sql(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {shadow} "
+                     f"WHERE __op = 'I' ON DUPLICATE KEY UPDATE " + ", ".join(f"{n} = VALUES({n})" for n in rest))
+        for grp, offsets in enumerate(batch.updates):
+            sets = ", ".join(f"t.{names[o]} = w.{names[o]}" for o in offsets)
+            self.sql(f"UPDATE {target} AS t JOIN {shadow} AS w ON {match} SET {sets} "
+                     f"WHERE w.__op = 'U' AND w.__grp = %s", (grp,))
