@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 from targetsync_core.dsn import Dsn
-from targetsync_core.errors import ConnectError, SchemaMismatch
+from targetsync_core.errors import SchemaMismatch
 from targetsync_core.model.schema import Column, ForeignKey, Table
 from targetsync_core.model.types import Kind
 
@@ -145,18 +145,15 @@ def _native(t, dialect) -> str:
 def reflect(engine, schema: str, name: str, mapping: dict = REFLECTED) -> Table | None:
     """The live table in canonical types, or None if it does not exist."""
     import sqlalchemy as sa
-    try:
-        insp = sa.inspect(engine)
-        if not insp.has_table(name, schema=schema):
-            return None
-        cols = insp.get_columns(name, schema=schema)
-        pk = tuple(insp.get_pk_constraint(name, schema=schema).get("constrained_columns") or ())
-        uniques = tuple(tuple(u["column_names"]) for u in insp.get_unique_constraints(name, schema=schema))
-        fks = tuple(ForeignKey(tuple(f["constrained_columns"]), f.get("referred_schema") or schema,
-                               f["referred_table"], tuple(f["referred_columns"]), f.get("name") or "")
-                    for f in insp.get_foreign_keys(name, schema=schema))
-    except sa.exc.OperationalError as exc:
-        raise ConnectError(f"cannot read the schema of {schema}.{name}: {str(exc.orig).splitlines()[0]}") from None
+    insp = sa.inspect(engine)  # connection errors are the adapter's to translate
+    if not insp.has_table(name, schema=schema):
+        return None
+    cols = insp.get_columns(name, schema=schema)
+    pk = tuple(insp.get_pk_constraint(name, schema=schema).get("constrained_columns") or ())
+    uniques = tuple(tuple(u["column_names"]) for u in insp.get_unique_constraints(name, schema=schema))
+    fks = tuple(ForeignKey(tuple(f["constrained_columns"]), f.get("referred_schema") or schema,
+                           f["referred_table"], tuple(f["referred_columns"]), f.get("name") or "")
+                for f in insp.get_foreign_keys(name, schema=schema))
     where = f"table {schema}.{name}"
     columns = tuple(column_from_sqla(c, pk, engine.dialect, where, mapping) for c in cols)
     return Table(schema, name, columns, pk, uniques, fks)

@@ -27,6 +27,7 @@ from typing import Callable
 from targetsync_core.adapters.base import Database
 from targetsync_core.codec.ckt import TableCodec
 from targetsync_core.diff.compare import RowComparer
+from targetsync_core.diff.folding import refuse_folded_keys
 from targetsync_core.diff.merge import Counts, diff_rows
 from targetsync_core.diff.windows import Window, boundaries, windows
 from targetsync_core.emit import files as F
@@ -110,6 +111,9 @@ def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: 
         if live_tgt is None:
             raise SchemaMismatch(f"target table {tgt.qualified} not found")
         check_same_shape(tgt, live_tgt, "target", target.stored_as)
+        folding = target.key_folding(tgt)
+        if folding:
+            refuse_folded_keys(table, source.read_keys(table), folding, tgt.qualified)
         comparer = RowComparer(table, live_tgt, float_tolerance)
         pairs.append(TablePair(i, table, tgt, TableCodec(table, tgt.qualified), comparer))
     return pairs

@@ -113,3 +113,16 @@ def test_random_large_merge_against_dict_model():
     tgt = {(str(rng.randint(0, 500)), rng.randint(0, 3)): (rng.randint(0, 2), 0.0, None, None) for _ in range(800)}
     changes = window_diff(src, tgt, boundaries((r[:2] for r in as_rows(src)), 37))
     assert apply(tgt, changes) == src
+
+
+def test_folded_key_collisions_are_refused_by_name():
+    from targetsync_core.diff.folding import fold, refuse_folded_keys
+    from targetsync_core.errors import SchemaMismatch
+    t = Table("s", "k", (Column("k", Kind.VARCHAR, False, length=9), Column("n", Kind.INT32, False)), ("k", "n"))
+    assert fold("Élan ", "case,space") == "elan" and fold("a ", "space") == "a" and fold("A", "space") == "A"
+    refuse_folded_keys(t, [("A", 1), ("a", 2), ("b", 1)], {"k": "case"}, "t.k")     # n keeps them apart
+    refuse_folded_keys(t, [("A", 1), ("a ", 1)], {"k": "space"}, "t.k")             # case is kept
+    with pytest.raises(SchemaMismatch, match=r"source keys \('A', 1\) and \('a', 1\)"):
+        refuse_folded_keys(t, [("A", 1), ("B", 1), ("a", 1)], {"k": "case"}, "t.k")
+    with pytest.raises(SchemaMismatch, match="'a ', 1"):
+        refuse_folded_keys(t, [("a", 1), ("a ", 1)], {"k": "space"}, "t.k")

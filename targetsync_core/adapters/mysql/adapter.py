@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import unicodedata
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -53,15 +52,6 @@ def _first_line(exc: Exception) -> str:
     args = getattr(exc, "args", ())
     text = str(args[1]) if len(args) > 1 else str(exc)
     return (text.strip().splitlines() or [type(exc).__name__])[0]
-
-
-def fold(text: str, how: str) -> str:
-    """How a folding collation sees a key: for refusing keys that it would merge."""
-    if "space" in how:
-        text = text.rstrip(" ")
-    if "case" in how:
-        text = "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(ch))
-    return text
 
 
 class MysqlDatabase(Database):
