@@ -1,7 +1,8 @@
 """Value equality by canonical kind (SPEC 6).
 
 * decimals compare by value (``Decimal('1.5') == Decimal('1.50')``);
-* timestamps and times at the lower fractional precision of the two sides;
+* timestamps and times at the lower fractional precision of the two sides (truncated or
+  rounded: databases differ in which they do);
 * CHAR ignores trailing-space padding;
 * floats by IEEE equality, except that NaN equals NaN (so -0.0 equals 0.0: a database
   that stores either is in sync), unless a tolerance is configured;
@@ -10,6 +11,7 @@
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Callable
@@ -49,7 +51,23 @@ def _json_equal(a, b) -> bool:
         return False
 
 
-def _truncating_equal(precision: int) -> Equal:
+def _reduced(v, step: int, rounding: bool):
+    """``v`` cut to a coarser fraction: truncated, or rounded half up (None on overflow)."""
+    micro = v.microsecond // step * step
+    base = v.replace(microsecond=micro)
+    if not rounding or v.microsecond - micro < step // 2 or step == 1:
+        return base
+    try:
+        if isinstance(v, dt.time):
+            return (dt.datetime.combine(dt.date(2000, 1, 1), base) + dt.timedelta(microseconds=step)).time()
+        return base + dt.timedelta(microseconds=step)
+    except OverflowError:
+        return None
+
+
+def _lower_precision_equal(precision: int) -> Equal:
+    """Equal at ``precision`` fractional digits. PostgreSQL (and MySQL 8) round a value to
+    a column's precision while MariaDB truncates it, so both readings count as equal."""
     step = 10 ** (6 - precision)
 
     def eq(a, b) -> bool:
@@ -57,8 +75,10 @@ def _truncating_equal(precision: int) -> Equal:
             return True
         if a is None or b is None:
             return False
-        return a.replace(microsecond=a.microsecond // step * step) == \
-            b.replace(microsecond=b.microsecond // step * step)
+        if _reduced(a, step, False) == _reduced(b, step, False):
+            return True
+        ra = _reduced(a, step, True)
+        return ra is not None and ra == _reduced(b, step, True)
     return eq
 
 
@@ -78,7 +98,7 @@ def column_equal(source: Column, target: Column, float_tolerance: float = 0.0) -
     if kind in (Kind.TIME, Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
         precs = [p for p in (source.precision, target.precision) if p is not None]
         if precs and min(precs) < 6:
-            return _truncating_equal(min(precs))
+            return _lower_precision_equal(min(precs))
     return _plain_equal
 
 

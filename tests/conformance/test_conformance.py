@@ -144,9 +144,26 @@ def prepare(tmp_path, src, tgt, seed: int):
     write_cfg(tmp_path, src, tgt)
     assert main(["schema", "--config", str(tmp_path / "schema.cfg"), "--apply"]) == 0
     tgt_tables = [t.renamed(tgt.schema) for t in src_tables]
+    for side in (src, tgt):
+        non_c_collation(side)
     for t, tt in zip(src_tables, tgt_tables):
         tgt.insert(tt, drift(rng, t, rows[t.name], lim))
     return src_tables, tgt_tables
+
+
+def non_c_collation(side) -> None:
+    """On PostgreSQL, put the string-key table under a linguistic (ICU where available)
+    collation, whose order differs from code-point order: the tool must not follow it."""
+    if side.kind != "postgres":
+        return
+    import psycopg
+    with psycopg.connect(side.url, autocommit=True) as conn:
+        names = [r[0] for r in conn.execute("SELECT collname FROM pg_collation WHERE collname IN "
+                                            "('und-x-icu', 'en_US.utf8', 'en_US') ORDER BY collname DESC")]
+        assert names, "no linguistic collation on this PostgreSQL"
+        conn.execute(f'ALTER TABLE "{side.schema}"."strkeys" ALTER COLUMN k TYPE varchar(40) COLLATE "{names[0]}"')
+        order = [r[0] for r in conn.execute(f'SELECT k FROM "{side.schema}"."strkeys" ORDER BY k')]
+        assert order == [] or order != sorted(order) or len(order) < 3
 
 
 def assert_same(src, tgt, src_tables, tgt_tables):

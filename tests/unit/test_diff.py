@@ -126,3 +126,19 @@ def test_folded_key_collisions_are_refused_by_name():
         refuse_folded_keys(t, [("A", 1), ("B", 1), ("a", 1)], {"k": "case"}, "t.k")
     with pytest.raises(SchemaMismatch, match="'a ', 1"):
         refuse_folded_keys(t, [("a", 1), ("a ", 1)], {"k": "space"}, "t.k")
+
+
+def test_timestamps_compare_at_the_lower_precision_whether_the_target_rounds_or_truncates():
+    import datetime as dt
+    src = Table("s", "t", (Column("k", Kind.INT32, False), Column("ts", Kind.TIMESTAMP, precision=6)), ("k",))
+    tgt = Table("s", "t", (Column("k", Kind.INT32, False), Column("ts", Kind.TIMESTAMP, precision=3)), ("k",))
+    cmp = RowComparer(src, tgt)
+    a = dt.datetime(2020, 1, 1, 0, 0, 0, 123500)
+    assert cmp.changed((1, a), (1, a.replace(microsecond=123000))) == []     # MariaDB truncates
+    assert cmp.changed((1, a), (1, a.replace(microsecond=124000))) == []     # PostgreSQL rounds
+    assert cmp.changed((1, a), (1, a.replace(microsecond=125000))) == [(1, a)]
+    top = dt.datetime(9999, 12, 31, 23, 59, 59, 999999)
+    assert cmp.changed((1, top), (1, top.replace(microsecond=999000))) == []   # no overflow at the end
+    t0 = Table("s", "t", (Column("k", Kind.INT32, False), Column("t", Kind.TIME, precision=0)), ("k",))
+    assert RowComparer(src.__class__("s", "t", (t0.columns[0], Column("t", Kind.TIME, precision=6)), ("k",)),
+                       t0).changed((1, dt.time(1, 2, 3, 600000)), (1, dt.time(1, 2, 4))) == []
