@@ -145,6 +145,16 @@ COERCE: dict[Kind, Callable[[Any], Any]] = {
 }
 
 
+def converted_rows(cursor, convert: Callable[[tuple], tuple], size: int = 2000):
+    """Fetch a DB-API cursor ``size`` rows at a time, yielding canonical rows."""
+    while True:
+        batch = cursor.fetchmany(size)
+        if not batch:
+            return
+        for raw in batch:
+            yield convert(raw)
+
+
 def row_converter(kinds: list[Kind], table: str, names: list[str]) -> Callable[[tuple], tuple]:
     """A function turning one raw driver row into a canonical row, or raising a
     ValueError that names the table and column."""

@@ -18,14 +18,12 @@ columns, in the transaction that records the file as applied.
 """
 from __future__ import annotations
 
-import queue
-import threading
-from contextlib import contextmanager
 from typing import Iterator
 
 from targetsync_core.adapters import sqla
-from targetsync_core.adapters.base import Capabilities, Database, TableBatch
-from targetsync_core.adapters.coerce import row_converter
+from targetsync_core.adapters.base import Capabilities, TableBatch
+from targetsync_core.adapters.server import ServerDatabase, first_line, keyset_predicate
+from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
@@ -48,24 +46,17 @@ def qualified(table: Table) -> str:
     return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
 
 
-def _first_line(exc: Exception) -> str:
-    args = getattr(exc, "args", ())
-    text = str(args[1]) if len(args) > 1 else str(exc)
-    return (text.strip().splitlines() or [type(exc).__name__])[0]
-
-
-class MysqlDatabase(Database):
+class MysqlDatabase(ServerDatabase):
     capabilities = Capabilities(name="mysql", nonfinite_floats=False, max_identifier_length=64)
     stored_as = {Kind.UUID: Kind.CHAR}
     driver = "mysql+pymysql"
+    default_port = 3306
+    engine_args = {"connect_timeout": 10}
     key_collation = "utf8mb4_bin"
     reflected = sqla.MYSQL_REFLECTED
 
     def __init__(self, dsn: Dsn, type_name: str = "mysql"):
-        self.dsn, self.type_name = dsn, type_name
-        self._idle: queue.SimpleQueue = queue.SimpleQueue()
-        self._engine = None
-        self._lock = threading.Lock()
+        super().__init__(dsn, type_name)
         self._collations: dict[str, dict[str, str]] = {}
 
     @classmethod
@@ -73,11 +64,6 @@ class MysqlDatabase(Database):
         if dsn.scheme not in ("mysql", "mariadb"):
             raise SchemaMismatch(f"{dsn.source}: a {type_name} database needs a mysql:// DSN, not {dsn.scheme}")
         return cls(dsn, type_name)
-
-    # -- connections --
-    def where(self) -> str:
-        d = self.dsn
-        return f"{self.type_name} {d.host or 'localhost'}:{d.port or 3306}/{d.database} (DSN file {d.source})"
 
     def connect(self, autocommit: bool = True):
         import pymysql
@@ -89,44 +75,14 @@ class MysqlDatabase(Database):
                                    init_command="SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, "
                                                 "',STRICT_ALL_TABLES,NO_BACKSLASH_ESCAPES')")
         except pymysql.Error as exc:
-            raise ConnectError(f"cannot connect to {self.where()}: {_first_line(exc)}") from None
+            raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
 
-    @contextmanager
-    def borrow(self):
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self.connect()
-        ok = False
-        try:
-            yield conn
-            ok = True
-        finally:
-            if ok and conn.open:
-                self._idle.put(conn)
-            else:
-                conn.close()
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                break
-
-    def engine(self):
-        with self._lock:
-            if self._engine is None:
-                self._engine = sqla.make_engine(self.driver, self.dsn, connect_args={"connect_timeout": 10})
-            return self._engine
+    def reusable(self, conn) -> bool:
+        return conn.open
 
     # -- source contract --
     def reflect(self, schema: str, name: str) -> Table | None:
-        import sqlalchemy as sa
-        try:
-            table = sqla.reflect(self.engine(), schema, name, self.reflected)
-        except sa.exc.OperationalError as exc:
-            raise ConnectError(f"cannot connect to {self.where()}: {_first_line(exc.orig)}") from None
+        table = self.reflect_with(schema, name, self.reflected)
         return self._json_columns(table) if table is not None else None
 
     def _json_columns(self, table: Table) -> Table:
@@ -176,15 +132,9 @@ class MysqlDatabase(Database):
         return _to_driver(col.kind, v)
 
     def _window_predicate(self, table: Table, w: Window) -> tuple[str, list]:
-        exprs = [self._key_expr(table, c) for c in table.key_columns]
-        lhs = f"({', '.join(exprs)})" if len(exprs) > 1 else exprs[0]
-        marks = f"({', '.join(['%s'] * len(exprs))})" if len(exprs) > 1 else "%s"
-        preds, params = [], []
-        for bound, op in ((w.lo, ">=" if w.lo_inclusive else ">"), (w.hi, "<")):
-            if bound is not None:
-                preds.append(f"{lhs} {op} {marks}")
-                params += [self._key_param(c, v) for c, v in zip(table.key_columns, bound)]
-        return (" WHERE " + " AND ".join(preds) if preds else ""), params
+        cols = table.key_columns
+        return keyset_predicate([self._key_expr(table, c) for c in cols], w, "%s",
+                                lambda key: [self._key_param(c, v) for c, v in zip(cols, key)])
 
     def read_keys(self, table: Table) -> Iterator[tuple]:
         cols = list(table.key_columns)
@@ -206,14 +156,9 @@ class MysqlDatabase(Database):
         try:
             with conn.cursor(pymysql.cursors.SSCursor) as cur:
                 cur.execute(sql, params)
-                while True:
-                    batch = cur.fetchmany(2000)
-                    if not batch:
-                        break
-                    for raw in batch:
-                        yield convert(raw)
+                yield from converted_rows(cur, convert)
         except pymysql.Error as exc:
-            raise DataError(f"reading {self.type_name} table {table.qualified}: {_first_line(exc)}") from None
+            raise DataError(f"reading {self.type_name} table {table.qualified}: {first_line(exc)}") from None
         except ValueError as exc:
             raise DataError(f"reading {self.type_name} {exc}") from None
         finally:
@@ -284,7 +229,7 @@ class MysqlDatabase(Database):
                 for stmt in _statements(sql):
                     cur.execute(stmt)
         except pymysql.Error as exc:
-            raise DataError(f"running DDL on {self.where()}: {_first_line(exc)}") from None
+            raise DataError(f"running DDL on {self.where()}: {first_line(exc)}") from None
         finally:
             conn.close()
 
@@ -336,10 +281,10 @@ class MysqlApplier(SqlApplier):
     def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
         import pymysql
         if isinstance(exc, pymysql.OperationalError) and exc.args and exc.args[0] in (2003, 2006, 2013):
-            return ConnectError(f"lost the connection to {self.db.where()}: {_first_line(exc)}")
+            return ConnectError(f"lost the connection to {self.db.where()}: {first_line(exc)}")
         if isinstance(exc, (pymysql.Error, ValueError, TypeError)):
             what = f"table {batch.table.qualified}" if batch is not None else self.db.where()
-            return DataError(f"applying to {self.db.type_name} {what}: {_first_line(exc)}")
+            return DataError(f"applying to {self.db.type_name} {what}: {first_line(exc)}")
         return exc
 
     def _shadow(self, t: Table) -> str:

@@ -12,13 +12,11 @@ as applied (metadata in schema ``_targetsync``).
 """
 from __future__ import annotations
 
-import queue
-import threading
-from contextlib import contextmanager
 from typing import Iterator
 
 from targetsync_core.adapters import sqla
-from targetsync_core.adapters.base import Capabilities, Database, TableBatch
+from targetsync_core.adapters.base import Capabilities, TableBatch
+from targetsync_core.adapters.server import ServerDatabase, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.windows import Window
@@ -52,31 +50,18 @@ def qualified(table: Table) -> str:
     return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
 
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-class PostgresDatabase(Database):
+class PostgresDatabase(ServerDatabase):
     capabilities = Capabilities(name="postgres", max_integer=2**64 - 1, max_identifier_length=63)
     stored_as = STORED_AS
     driver = "postgresql+psycopg"
-
-    def __init__(self, dsn: Dsn):
-        self.dsn = dsn
-        self._idle: queue.SimpleQueue = queue.SimpleQueue()
-        self._engine = None
-        self._lock = threading.Lock()
+    default_port = 5432
+    engine_args = {"options": "-c TimeZone=UTC", "connect_timeout": 10}
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn: Dsn) -> "PostgresDatabase":
         if dsn.scheme not in ("postgresql", "postgres"):
             raise SchemaMismatch(f"{dsn.source}: a {type_name} database needs a postgresql:// DSN, not {dsn.scheme}")
-        return cls(dsn)
-
-    # -- connections --
-    def where(self) -> str:
-        d = self.dsn
-        return f"postgres {d.host or 'localhost'}:{d.port or 5432}/{d.database} (DSN file {d.source})"
+        return cls(dsn, type_name)
 
     def connect(self, autocommit: bool = True):
         import psycopg
@@ -86,46 +71,14 @@ class PostgresDatabase(Database):
                                    password=d.password or None, dbname=d.database or None, autocommit=autocommit,
                                    connect_timeout=10, options="-c TimeZone=UTC")
         except psycopg.Error as exc:
-            raise ConnectError(f"cannot connect to {self.where()}: {_first_line(exc)}") from None
+            raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
 
-    @contextmanager
-    def borrow(self):
-        """A pooled autocommit connection; returned to the pool only if left idle."""
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self.connect()
-        ok = False
-        try:
-            yield conn
-            ok = True
-        finally:
-            if ok and not conn.closed and conn.info.transaction_status == 0:
-                self._idle.put(conn)
-            else:
-                conn.close()
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                break
-
-    def engine(self):
-        with self._lock:
-            if self._engine is None:
-                self._engine = sqla.make_engine(self.driver, self.dsn,
-                                                connect_args={"options": "-c TimeZone=UTC", "connect_timeout": 10})
-            return self._engine
+    def reusable(self, conn) -> bool:
+        return not conn.closed and conn.info.transaction_status == 0
 
     # -- source contract --
     def reflect(self, schema: str, name: str) -> Table | None:
-        import sqlalchemy as sa
-        try:
-            return sqla.reflect(self.engine(), schema, name)
-        except sa.exc.OperationalError as exc:
-            raise ConnectError(f"cannot connect to {self.where()}: {_first_line(exc.orig)}") from None
+        return self.reflect_with(schema, name, sqla.REFLECTED)
 
     def read_keys(self, table: Table) -> Iterator[tuple]:
         cols = list(table.key_columns)
@@ -147,7 +100,7 @@ class PostgresDatabase(Database):
                     for raw in copy.rows():
                         yield convert(raw)
             except psycopg.Error as exc:
-                raise DataError(f"reading postgres table {table.qualified}: {_first_line(exc)}") from None
+                raise DataError(f"reading postgres table {table.qualified}: {first_line(exc)}") from None
             except ValueError as exc:
                 raise DataError(f"reading postgres {exc}") from None
 
@@ -163,7 +116,7 @@ class PostgresDatabase(Database):
             try:
                 conn.execute(sql)
             except psycopg.Error as exc:
-                raise DataError(f"running DDL on {self.where()}: {_first_line(exc)}") from None
+                raise DataError(f"running DDL on {self.where()}: {first_line(exc)}") from None
 
     def open_applier(self) -> "PostgresApplier":
         return PostgresApplier(self.connect(autocommit=False), self)
@@ -209,17 +162,7 @@ def _order_by(table: Table) -> str:
 
 
 def _window_predicate(table: Table, w: Window) -> tuple[str, list]:
-    exprs = [_key_expr(c) for c in table.key_columns]
-    lhs = f"({', '.join(exprs)})" if len(exprs) > 1 else exprs[0]
-    marks = f"({', '.join(['%s'] * len(exprs))})" if len(exprs) > 1 else "%s"
-    preds, params = [], []
-    if w.lo is not None:
-        preds.append(f"{lhs} {'>=' if w.lo_inclusive else '>'} {marks}")
-        params += list(w.lo)
-    if w.hi is not None:
-        preds.append(f"{lhs} < {marks}")
-        params += list(w.hi)
-    return (" WHERE " + " AND ".join(preds) if preds else ""), params
+    return keyset_predicate([_key_expr(c) for c in table.key_columns], w, "%s", list)
 
 
 class PostgresApplier(SqlApplier):
@@ -245,10 +188,10 @@ class PostgresApplier(SqlApplier):
     def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
         import psycopg
         if isinstance(exc, psycopg.OperationalError):
-            return ConnectError(f"lost the connection to {self.db.where()}: {_first_line(exc)}")
+            return ConnectError(f"lost the connection to {self.db.where()}: {first_line(exc)}")
         if isinstance(exc, (psycopg.Error, ValueError, TypeError)):
             what = f"table {batch.table.qualified}" if batch is not None else self.db.where()
-            return DataError(f"applying to postgres {what}: {_first_line(exc)}")
+            return DataError(f"applying to postgres {what}: {first_line(exc)}")
         return exc
 
     def _shadow(self, t: Table) -> str:

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
 
-from targetsync_core.adapters.coerce import row_converter
+from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.base import Capabilities, Database, TableBatch
+from targetsync_core.adapters.server import keyset_predicate
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.adapters.sqlite import types as T
 from targetsync_core.diff.windows import Window
@@ -103,13 +104,7 @@ class SqliteDatabase(Database):
         convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols])
         conn = self.connect()
         try:
-            cur = conn.execute(sql, params)
-            while True:
-                batch = cur.fetchmany(2000)
-                if not batch:
-                    break
-                for raw in batch:
-                    yield convert(raw)
+            yield from converted_rows(conn.execute(sql, params), convert)
         except sqlite3.Error as exc:
             raise DataError(f"reading sqlite table {table.qualified}: {exc}") from None
         except ValueError as exc:
@@ -165,18 +160,7 @@ def _key_params(table: Table, key: tuple) -> list:
 
 
 def _window_predicate(table: Table, w: Window) -> tuple[str, list]:
-    lhs = ", ".join(_key_expr(c) for c in table.key_columns)
-    lhs = f"({lhs})" if len(table.primary_key) > 1 else lhs
-    marks = ", ".join("?" * len(table.primary_key))
-    marks = f"({marks})" if len(table.primary_key) > 1 else marks
-    preds, params = [], []
-    if w.lo is not None:
-        preds.append(f"{lhs} {'>=' if w.lo_inclusive else '>'} {marks}")
-        params += _key_params(table, w.lo)
-    if w.hi is not None:
-        preds.append(f"{lhs} < {marks}")
-        params += _key_params(table, w.hi)
-    return (" WHERE " + " AND ".join(preds) if preds else ""), params
+    return keyset_predicate([_key_expr(c) for c in table.key_columns], w, "?", lambda key: _key_params(table, key))
 
 
 def _reflect(conn: sqlite3.Connection, schema: str, name: str) -> Table | None:

@@ -1,0 +1,100 @@
+"""What the server adapters (PostgreSQL, MySQL family) share: a small connection pool,
+a lazily made SQLAlchemy engine for reflection, reflection with connection errors named
+by DSN file, and the keyset predicate that cuts a window out of a table."""
+from __future__ import annotations
+
+import abc
+import queue
+import threading
+from contextlib import contextmanager
+
+from targetsync_core.adapters import sqla
+from targetsync_core.adapters.base import Database
+from targetsync_core.diff.windows import Window
+from targetsync_core.dsn import Dsn
+from targetsync_core.errors import ConnectError
+from targetsync_core.model.schema import Table
+
+
+def first_line(exc: BaseException) -> str:
+    """A driver error's first line (PyMySQL keeps the text in args[1])."""
+    args = getattr(exc, "args", ())
+    text = str(args[1]) if len(args) > 1 and isinstance(args[0], int) else str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
+def keyset_predicate(exprs: list[str], window: Window, mark: str, params_of) -> tuple[str, list]:
+    """`` WHERE (k1, k2) >= (…) AND (k1, k2) < (…)`` for ``window`` over the key
+    expressions ``exprs``; ``params_of(key)`` turns a bound into driver parameters."""
+    lhs = f"({', '.join(exprs)})" if len(exprs) > 1 else exprs[0]
+    marks = f"({', '.join([mark] * len(exprs))})" if len(exprs) > 1 else mark
+    preds, params = [], []
+    for bound, op in ((window.lo, ">=" if window.lo_inclusive else ">"), (window.hi, "<")):
+        if bound is not None:
+            preds.append(f"{lhs} {op} {marks}")
+            params += params_of(bound)
+    return (" WHERE " + " AND ".join(preds) if preds else ""), params
+
+
+class ServerDatabase(Database):
+    """A database reached over the network through one DSN."""
+
+    driver = ""               # SQLAlchemy drivername for reflection
+    default_port = 0
+    engine_args: dict = {}
+
+    def __init__(self, dsn: Dsn, type_name: str):
+        self.dsn, self.type_name = dsn, type_name
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._engine = None
+        self._lock = threading.Lock()
+
+    def where(self) -> str:
+        d = self.dsn
+        return f"{self.type_name} {d.host or 'localhost'}:{d.port or self.default_port}/{d.database} " \
+               f"(DSN file {d.source})"
+
+    @abc.abstractmethod
+    def connect(self, autocommit: bool = True):
+        """A new driver connection, or ConnectError naming where."""
+
+    def reusable(self, conn) -> bool:
+        """Whether a connection handed back is idle and fit for the next borrower."""
+        return True
+
+    @contextmanager
+    def borrow(self):
+        """A pooled autocommit connection; returned to the pool only if left reusable."""
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self.connect()
+        ok = False
+        try:
+            yield conn
+            ok = True
+        finally:
+            if ok and self.reusable(conn):
+                self._idle.put(conn)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                break
+
+    def engine(self):
+        with self._lock:
+            if self._engine is None:
+                self._engine = sqla.make_engine(self.driver, self.dsn, connect_args=self.engine_args)
+            return self._engine
+
+    def reflect_with(self, schema: str, name: str, mapping: dict) -> Table | None:
+        import sqlalchemy as sa
+        try:
+            return sqla.reflect(self.engine(), schema, name, mapping)
+        except sa.exc.OperationalError as exc:
+            raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc.orig)}") from None
