@@ -32,6 +32,8 @@ class Capabilities:
     max_identifier_length: int = 0
     #: can store NaN and ±Infinity in float columns
     nonfinite_floats: bool = True
+    #: the key collation of generated DDL ignores trailing spaces (keys "a" and "a " collide)
+    pads_key_spaces: bool = False
 
 
 @dataclass(frozen=True)

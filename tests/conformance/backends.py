@@ -11,7 +11,7 @@ import math
 import sqlite3
 import struct
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,12 +42,17 @@ class Backend:
     type_name: str
     url: str
     schema: str
-    limits: Limits = field(default_factory=Limits)
     path: Path | None = None
 
     @property
     def db(self):
         return adapter_class(self.type_name, "type", "target").from_dsn(self.type_name, parse_dsn(self.url))
+
+    @property
+    def limits(self) -> Limits:
+        """What the adapter declares it can hold: the suite asks capabilities, not names."""
+        caps = adapter_class(self.type_name, "type", "target").capabilities
+        return Limits(caps.max_integer, caps.nonfinite_floats, pad_space=caps.pads_key_spaces)
 
     # -- raw access --
     def execute(self, sql: str) -> None:
@@ -177,7 +182,7 @@ def canon(col: Column, v):
 def sqlite_backend(tmp: Path, name: str):
     path = tmp / f"{name}.db"
     sqlite3.connect(path).close()
-    yield Backend("sqlite", "sqlite", f"sqlite:///{path}", "main", Limits(max_integer=2**63 - 1), path)
+    yield Backend("sqlite", "sqlite", f"sqlite:///{path}", "main", path)
 
 
 @contextlib.contextmanager
@@ -189,14 +194,14 @@ def postgres_backend(tmp: Path, name: str):
 @contextlib.contextmanager
 def mariadb_backend(tmp: Path, name: str):
     with mariadb_database("mariadb") as db:
-        yield Backend("mariadb", "mariadb", db.url, db.schema, Limits(nonfinite_floats=False))
+        yield Backend("mariadb", "mariadb", db.url, db.schema)
 
 
 @contextlib.contextmanager
 def mysql_mode_backend(tmp: Path, name: str):
     """The plain mysql adapter (MySQL 8's dialect choices) run against MariaDB."""
     with mariadb_database("mysql") as db:
-        yield Backend("mysql", "mysql", db.url, db.schema, Limits(nonfinite_floats=False, pad_space=True))
+        yield Backend("mysql", "mysql", db.url, db.schema)
 
 
 BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend, "mariadb": mariadb_backend,

@@ -47,7 +47,8 @@ def qualified(table: Table) -> str:
 
 
 class MysqlDatabase(ServerDatabase):
-    capabilities = Capabilities(name="mysql", nonfinite_floats=False, max_identifier_length=64)
+    capabilities = Capabilities(name="mysql", nonfinite_floats=False, max_identifier_length=64,
+                                pads_key_spaces=True)  # utf8mb4_bin is PAD SPACE
     stored_as = {Kind.UUID: Kind.CHAR}
     driver = "mysql+pymysql"
     default_port = 3306
