@@ -1,7 +1,9 @@
-"""The stages as functions over a checked :class:`~targetsync_core.config.Config`.
+"""The stages as functions, at two levels, printing nothing and raising TargetSyncError:
 
-The command line and the Dagster layer both call these; they return summaries and raise
-TargetSyncError subclasses, printing nothing themselves.
+* over databases and tables (``extract_schema``, ``make_emitter``, ``apply_changes``…):
+  what the Dagster layer calls;
+* over a checked :class:`~targetsync_core.config.Config` (``run_emit``, ``run_sync``…):
+  what the command line calls.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from targetsync_core.emit.emitter import EmitSettings, EmitSummary, Emitter, pre
 from targetsync_core.errors import ConfigError, SchemaMismatch
 from targetsync_core.load.loader import LoadSettings, LoadSummary, Loader
 from targetsync_core.model import skt
-from targetsync_core.model.schema import parse_table_name
+from targetsync_core.model.schema import Table, parse_table_name
 
 log = logging.getLogger("targetsync")
 
@@ -42,14 +44,52 @@ def emit_settings(cfg: Config, write: bool) -> EmitSettings:
         resume=bool(cfg.get("resume")) and write, float_tolerance=float(cfg.get("floatTolerance") or 0.0))
 
 
+# ---- over databases and tables ------------------------------------------------------------
+
+def extract_schema(source: Database, names: list[str]) -> list[Table]:
+    """The listed source tables in canonical types; each must exist and have a key."""
+    tables = []
+    for name in names:
+        schema, table_name = parse_table_name(name, "table list")
+        table = source.reflect(schema, table_name)
+        if table is None:
+            raise SchemaMismatch(f"source table {name} not found")
+        table.check_keyed()
+        tables.append(table)
+    return tables
+
+
+def target_ddl(target_type: str, tables: list[Table], rename: dict[str, str]) -> dict[str, str]:
+    """c.sql, i.sql, f.sql, d.sql creating ``tables`` (renamed) on a ``target_type``."""
+    renamed = [t.renamed(rename.get(t.schema, t.schema)) for t in tables]
+    return adapter_class(target_type, "targetType", "target").generate_ddl(renamed)
+
+
+def apply_ddl(target: Database, ddl: dict[str, str]) -> None:
+    for fname in ("c.sql", "i.sql", "f.sql"):
+        target.execute_script(ddl[fname])
+
+
+def make_emitter(source: Database, target: Database, names: list[str], tables: list[Table],
+                 rename: dict[str, str], settings: EmitSettings, progress=None, on_window=None) -> Emitter:
+    """An emitter (or, without an output directory, a validator) over the listed tables,
+    after every check of them against the .skt and both live databases."""
+    pairs = prepare_pairs(names, tables, source, target, rename, settings.float_tolerance)
+    return Emitter(pairs, source, target, settings, progress, on_window)
+
+
+def apply_changes(target: Database, tables: list[Table], settings: LoadSettings, progress=None,
+                  should_stop=None) -> LoadSummary:
+    return Loader(target, tables, settings, progress, should_stop).run()
+
+
+# ---- over a config -------------------------------------------------------------------------
+
 def build_emitter(cfg: Config, write: bool, progress=None, on_window=None) -> Emitter:
     """Everything checked (config, DSNs, tables, .skt against both live sides) and ready."""
-    names = read_table_list(cfg["tableFile"])
-    tables = skt.read(cfg["schemaFile"])
-    source, target = open_source(cfg), open_target(cfg)
-    pairs = prepare_pairs(names, tables, source, target, cfg.get("schemaRename") or {},
-                          float(cfg.get("floatTolerance") or 0.0))
-    return Emitter(pairs, source, target, emit_settings(cfg, write), progress, on_window)
+    return make_emitter(open_source(cfg), open_target(cfg), read_table_list(cfg["tableFile"]),
+                        skt.read(cfg["schemaFile"]), cfg.get("schemaRename") or {}, emit_settings(cfg, write),
+                        progress, on_window)
 
 
 def run_emit(cfg: Config, write: bool = True, progress=None, on_window=None) -> EmitSummary:
@@ -67,9 +107,7 @@ def load_settings(cfg: Config) -> LoadSettings:
 
 
 def run_apply(cfg: Config, progress=None) -> LoadSummary:
-    target = open_target(cfg)
-    tables = skt.read(cfg["schemaFile"])
-    return Loader(target, tables, load_settings(cfg), progress).run()
+    return apply_changes(open_target(cfg), skt.read(cfg["schemaFile"]), load_settings(cfg), progress)
 
 
 @dataclass
@@ -94,10 +132,9 @@ def run_sync(cfg: Config, progress=None) -> SyncSummary:
 
     thread = threading.Thread(target=emit, name="emitter", daemon=True)
     thread.start()
-    loader = Loader(emitter.target, skt.read(cfg["schemaFile"]), load_settings(cfg),
-                    should_stop=lambda: "error" in result)
     try:
-        load = loader.run()
+        load = apply_changes(emitter.target, skt.read(cfg["schemaFile"]), load_settings(cfg),
+                             should_stop=lambda: "error" in result)
     except BaseException:
         emitter.cancel()
         thread.join()
@@ -111,28 +148,15 @@ def run_sync(cfg: Config, progress=None) -> SyncSummary:
 def run_schema(cfg: Config, apply: bool) -> list[str]:
     """Extract the source schema to the .skt and write c/i/f/d.sql; with ``apply`` run
     c, i and f on the target. Returns the tables written."""
-    names = read_table_list(cfg["tableFile"])
-    source = open_source(cfg)
-    tables = []
-    for name in names:
-        schema, table_name = parse_table_name(name, str(cfg["tableFile"]))
-        table = source.reflect(schema, table_name)
-        if table is None:
-            raise SchemaMismatch(f"source table {name} not found")
-        table.check_keyed()
-        tables.append(table)
+    if apply and not cfg.get("targetDsnFile"):
+        raise ConfigError("schema --apply needs targetDsnFile")
+    tables = extract_schema(open_source(cfg), read_table_list(cfg["tableFile"]))
     skt.write(cfg["schemaFile"], tables)
-    rename = cfg.get("schemaRename") or {}
-    target_tables = [t.renamed(rename.get(t.schema, t.schema)) for t in tables]
-    ddl = adapter_class(cfg["targetType"], "targetType", "target").generate_ddl(target_tables)
+    ddl = target_ddl(cfg["targetType"], tables, cfg.get("schemaRename") or {})
     out: Path = cfg["outputDirectory"]
     out.mkdir(parents=True, exist_ok=True)
     for fname, text in ddl.items():
         (out / fname).write_text(text, encoding="utf-8")
     if apply:
-        if not cfg.get("targetDsnFile"):
-            raise ConfigError("schema --apply needs targetDsnFile")
-        target = open_target(cfg)
-        for fname in ("c.sql", "i.sql", "f.sql"):
-            target.execute_script(ddl[fname])
+        apply_ddl(open_target(cfg), ddl)
     return [t.qualified for t in tables]

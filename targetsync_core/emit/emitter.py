@@ -47,6 +47,9 @@ class EmitSettings:
     checkpoint_dir: Path | None = None
     resume: bool = False
     float_tolerance: float = 0.0
+    #: publish at every window end, so each finished window is durable on its own (the
+    #: Dagster layer checkpoints per window); otherwise files fill up to the target size
+    publish_every_window: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,9 @@ def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: 
 class _Publisher:
     """Consolidates finished windows, in order, into gapless ``N.ckt`` files."""
 
-    def __init__(self, directory: Path, run_id: str, next_file: int, target_bytes: int):
+    def __init__(self, directory: Path, run_id: str, next_file: int, target_bytes: int, every_window: bool):
         self.dir, self.run_id, self.next_file, self.target = directory, run_id, next_file, max(1, target_bytes)
+        self.every_window = every_window
         self.fh = None
         self.size = self.records = 0
         self.sha = None
@@ -145,8 +149,13 @@ class _Publisher:
                 self.records += 1
                 self.position = (pair.index, pair.codec.name, window.index, _key_fields(line, pair), False)
         self.position = (pair.index, pair.codec.name, window.index, None, True)
-        if self.size >= self.target:
+        if self.fh is not None and (self.size >= self.target or self.every_window):
             self._publish()
+
+    @property
+    def empty(self) -> bool:
+        """Nothing consolidated is waiting: everything up to ``position`` is published."""
+        return self.fh is None
 
     def finish(self) -> None:
         if self.fh is not None:
@@ -176,7 +185,7 @@ class Emitter:
         self.pairs, self.source, self.target, self.s = pairs, source, target, settings
         self.progress, self.on_window = progress, on_window
         self.run_id: str | None = None
-        self._start: F.HighWater | None = None
+        self._start: F.Position | None = None
         self._next_file = 0
         self._done_before = False
         self._cancel = threading.Event()
@@ -202,6 +211,8 @@ class Emitter:
             F.clear_stale(d)
             for p in self._plan_files():
                 p.unlink()
+            if self._progress_path() and self._progress_path().exists():
+                self._progress_path().unlink()
             self.run_id = F.new_run(d)
             return
         self._recover(d)
@@ -223,13 +234,22 @@ class Emitter:
                 os.replace(building, d / f"{n}.ckt")  # crashed between sidecar and rename
                 F.fsync_dir(d)
                 log.info("resume: completed the interrupted publish of %d.ckt", n)
-            self._start, self._next_file = hw, n + 1
-            if hw.table_index >= len(self.pairs) or self.pairs[hw.table_index].codec.name != hw.table:
-                raise ConfigError(f"resume: {d} was emitted for another table list; run without resume")
+            self._start, self._next_file = hw.position, n + 1
+        progress = F.read_progress(self._progress_path(), self.run_id)
+        if progress is not None and (self._start is None or progress.after(self._start)):
+            self._start = progress
+        start = self._start
+        if start is not None and (start.table_index >= len(self.pairs)
+                                  or self.pairs[start.table_index].codec.name != start.table):
+            raise ConfigError(f"resume: {d} was emitted for another table list; run without resume")
         for p in d.iterdir():
             if p.name == F.BUILDING or p.name.startswith("part_") or p.name.endswith(".tmp"):
                 p.unlink()
-        log.info("resume: run %s continues at file %d", self.run_id, self._next_file)
+        log.info("resume: run %s continues at file %d after %s", self.run_id, self._next_file,
+                 "the start" if self._start is None else f"{self._start.table} window {self._start.window}")
+
+    def _progress_path(self) -> Path | None:
+        return self.s.checkpoint_dir / F.PROGRESS if self.s.checkpoint_dir else None
 
     # -- windows --
     def _bounds(self, pair: TablePair) -> list[tuple]:
@@ -250,7 +270,7 @@ class Emitter:
             if start is not None and (w.table_index, w.index) <= (start.table_index, start.window):
                 if (w.table_index, w.index) < (start.table_index, start.window) or start.complete:
                     continue
-                w = w.after(pair.codec.decode_key(start.through, f"{start.file}.ckt.hw"))
+                w = w.after(pair.codec.decode_key(start.through, "high-water"))
             out.append(w)
         return out
 
@@ -277,8 +297,8 @@ class Emitter:
             log.info("resume: emit already complete (%s present)", F.DONE)
             summary.already_complete = True
             return summary
-        publisher = _Publisher(self.s.output_dir, self.run_id, self._next_file,
-                               self.s.file_target_bytes) if self.s.output_dir else None
+        publisher = _Publisher(self.s.output_dir, self.run_id, self._next_file, self.s.file_target_bytes,
+                               self.s.publish_every_window) if self.s.output_dir else None
         limit = max(2, 2 * self.s.max_threads)
         pending: deque = deque()
         with ThreadPoolExecutor(max_workers=self.s.max_threads, thread_name_prefix="window") as pool:
@@ -316,6 +336,9 @@ class Emitter:
         if publisher is not None:
             publisher.add_window(pair, window, part)
             part.unlink()
+            if publisher.empty and self._progress_path():  # durable: a resume starts after it
+                F.write_progress(self._progress_path(), F.Position(pair.index, pair.codec.name, window.index,
+                                                                    None, True), self.run_id)
         if self.progress:
             self.progress.advance(1, changes=summary.changes)
         if self.on_window:

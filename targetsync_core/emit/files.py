@@ -17,6 +17,7 @@ from pathlib import Path
 from targetsync_core import faults
 
 DONE = "CHANGE.DONE"
+PROGRESS = "progress.json"
 RUN = "targetsync.run"
 BUILDING = "building.tmp"
 CKT_RE = re.compile(r"^(0|[1-9][0-9]*)\.ckt$")
@@ -43,6 +44,38 @@ def write_durably(path: Path, data: bytes) -> None:
 
 
 @dataclass(frozen=True)
+class Position:
+    """How far published output reaches: every window before (table_index, window), and
+    of that window the records with key <= ``through`` (all of them if ``complete``)."""
+
+    table_index: int
+    table: str
+    window: int
+    through: list[str] | None
+    complete: bool
+
+    def after(self, other: "Position") -> bool:
+        """Strictly further than ``other`` (only whole-window comparisons are needed)."""
+        mine = (self.table_index, self.window, self.complete)
+        theirs = (other.table_index, other.window, other.complete)
+        return mine > theirs
+
+
+def write_progress(path: Path, pos: Position, run_id: str) -> None:
+    write_durably(path, json.dumps({"run": run_id, **asdict(pos)}).encode())
+
+
+def read_progress(path: Path | None, run_id: str) -> Position | None:
+    try:
+        doc = json.loads(path.read_text()) if path else None
+    except (FileNotFoundError, ValueError):
+        return None
+    if not doc or doc.pop("run", None) != run_id:
+        return None
+    return Position(**doc)
+
+
+@dataclass(frozen=True)
 class HighWater:
     """What ``N.ckt`` (and every file before it) holds: all windows before
     (table_index, window), and of that window the records with key <= ``through``
@@ -61,6 +94,10 @@ class HighWater:
 
     def dumps(self) -> bytes:
         return json.dumps(asdict(self)).encode()
+
+    @property
+    def position(self) -> Position:
+        return Position(self.table_index, self.table, self.window, self.through, self.complete)
 
     @classmethod
     def load(cls, path: Path) -> "HighWater":
