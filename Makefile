@@ -9,9 +9,16 @@ $(BIN)/targetsync: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-.PHONY: demo test clean
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+
+.PHONY: demo ui test clean
+# the full sync job (Dagster) on the embedded SQLite default, printing what changed per table
 demo: $(BIN)/targetsync
-	$(BIN)/targetsync demo --dir demo-run
+	$(BIN)/python -m targetsync_dagster.demo --dir demo-run
+
+# the Dagster UI on 127.0.0.1:3000 over the demo run directory
+ui: $(BIN)/targetsync
+	TARGETSYNC_RUN_DIR=$(CURDIR)/demo-run $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 test: $(BIN)/targetsync
 	bash scripts/services.sh

@@ -1,2 +1,4 @@
-"""The Dagster layer (SPEC 7). A placeholder until its issue lands: it defines nothing yet
-and imports no Dagster, so the distribution installs without it."""
+"""The Dagster layer (SPEC 7): a thin code location over ``targetsync_core``."""
+from targetsync_dagster.definitions import defs
+
+__all__ = ["defs"]

@@ -1,0 +1,83 @@
+"""Resources: the source and target databases, and the run directory with its settings.
+
+A DSN comes from an ``EnvVar`` (``dsn=EnvVar("TARGETSYNC_SOURCE_DSN")``: the UI shows the
+variable's name, never its value) or from a DSN file. Resources only open adapters from
+``targetsync_core``; they do no database work of their own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from dagster import ConfigurableResource
+
+from targetsync_core.adapters.base import Database
+from targetsync_core.adapters.registry import open_database
+from targetsync_core.config import read_table_list
+from targetsync_core.dsn import parse_dsn, read_dsn_file, remember_secret
+from targetsync_core.emit.emitter import EmitSettings
+from targetsync_core.errors import ConfigError
+
+
+class DatabaseResource(ConfigurableResource):
+    """One database: its targetsync type and where its DSN comes from."""
+
+    type: str = "sqlite"
+    dsn: Optional[str] = None
+    dsn_file: Optional[str] = None
+
+    def open(self, role: str) -> Database:
+        if self.dsn:
+            dsn = remember_secret(parse_dsn(self.dsn, source=f"the {role} DSN variable"))
+        elif self.dsn_file:
+            dsn = read_dsn_file(self.dsn_file, f"{role} dsn_file")
+        else:
+            raise ConfigError(f"the {role} database resource needs dsn (an EnvVar) or dsn_file")
+        return open_database(self.type, dsn, f"{role} type", role)
+
+
+class RunDirectory(ConfigurableResource):
+    """Where the .skt, the DDL and every table's emit/done/checkpoint folders live, and
+    the diff settings."""
+
+    path: str = "demo-run"
+    table_file: str = "demo-run/tables.txt"
+    schema_rename: str = ""
+    window_size: int = 10_000
+    max_threads: int = 4
+    emit_file_target_mb: float = 64.0
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def skt_path(self) -> Path:
+        return self.root / "schema.skt"
+
+    @property
+    def ddl_dir(self) -> Path:
+        return self.root / "ddl"
+
+    def table_dir(self, name: str) -> Path:
+        return self.root / "tables" / name
+
+    def names(self) -> list[str]:
+        return read_table_list(Path(self.table_file))
+
+    def rename(self) -> dict[str, str]:
+        out = {}
+        for item in filter(None, (x.strip() for x in self.schema_rename.split(","))):
+            src, _, dst = item.partition(":")
+            out[src] = dst
+        return out
+
+    def emit_settings(self, name: str, resume: bool) -> EmitSettings:
+        d = self.table_dir(name)
+        return EmitSettings(window_size=self.window_size, max_threads=self.max_threads,
+                            file_target_bytes=max(1, int(self.emit_file_target_mb * 1024 * 1024)),
+                            output_dir=d / "emit", checkpoint_dir=d / "checkpoint", resume=resume,
+                            publish_every_window=True)
+
+    def validate_settings(self) -> EmitSettings:
+        return EmitSettings(window_size=self.window_size, max_threads=self.max_threads)
