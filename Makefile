@@ -22,6 +22,7 @@ ui: $(BIN)/targetsync
 
 test: $(BIN)/targetsync
 	bash scripts/services.sh
+	bash scripts/browser.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:
