@@ -11,7 +11,7 @@ $(BIN)/targetsync: pyproject.toml
 
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: demo ui test clean
+.PHONY: demo ui test bench clean
 # the full sync job (Dagster) on the embedded SQLite default, printing what changed per table
 demo: $(BIN)/targetsync
 	$(BIN)/python -m targetsync_dagster.demo --dir demo-run
@@ -24,6 +24,11 @@ test: $(BIN)/targetsync
 	bash scripts/services.sh
 	bash scripts/browser.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# the benchmark scenarios of bench/run.py (long: see bench/RESULTS.md for what was run)
+bench: $(BIN)/targetsync
+	bash scripts/services.sh
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-run .pytest_cache build *.egg-info
