@@ -106,6 +106,12 @@ class Database(abc.ABC):
     def read_keys(self, table: Table) -> Iterator[tuple]:
         """Every primary-key tuple, ascending in binary (code-point) order."""
 
+    def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
+        """Every ``window_size``-th key in key order (the lower bounds of windows 1..n).
+        Server adapters compute it in the database; this default scans the keys."""
+        from targetsync_core.diff.windows import boundaries
+        return boundaries(self.read_keys(table), window_size)
+
     @abc.abstractmethod
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         """Full rows (``.skt`` column order, canonical values) inside ``window``, ascending

@@ -145,27 +145,34 @@ COERCE: dict[Kind, Callable[[Any], Any]] = {
 }
 
 
-def converted_rows(cursor, convert: Callable[[tuple], tuple], size: int = 2000):
+def converted_rows(cursor, convert: Callable[[tuple], tuple] | None, size: int = 2000):
     """Fetch a DB-API cursor ``size`` rows at a time, yielding canonical rows."""
     while True:
         batch = cursor.fetchmany(size)
         if not batch:
             return
-        for raw in batch:
-            yield convert(raw)
+        if convert is None:
+            yield from batch
+        else:
+            for raw in batch:
+                yield convert(raw)
 
 
-def row_converter(kinds: list[Kind], table: str, names: list[str]) -> Callable[[tuple], tuple]:
+def row_converter(kinds: list[Kind], table: str, names: list[str],
+                  identity: frozenset = frozenset()) -> Callable[[tuple], tuple] | None:
     """A function turning one raw driver row into a canonical row, or raising a
-    ValueError that names the table and column."""
-    funcs = [COERCE[k] for k in kinds]
+    ValueError that names the table and column. ``identity`` holds the kinds the driver
+    already returns canonically; None means every column is such (rows pass as they are)."""
+    if all(k in identity for k in kinds):
+        return None
+    funcs = [None if k in identity else COERCE[k] for k in kinds]
 
     def convert(raw: tuple) -> tuple:
         try:
-            return tuple(None if v is None else f(v) for f, v in zip(funcs, raw))
+            return tuple(v if v is None or f is None else f(v) for f, v in zip(funcs, raw))
         except (ValueError, TypeError, ArithmeticError):
             for name, f, v in zip(names, funcs, raw):
-                if v is not None:
+                if v is not None and f is not None:
                     try:
                         f(v)
                     except (ValueError, TypeError, ArithmeticError) as exc:

@@ -29,7 +29,7 @@ from targetsync_core.codec.ckt import TableCodec
 from targetsync_core.diff.compare import RowComparer
 from targetsync_core.diff.folding import refuse_folded_keys
 from targetsync_core.diff.merge import Counts, diff_rows
-from targetsync_core.diff.windows import Window, boundaries, windows
+from targetsync_core.diff.windows import Window, windows
 from targetsync_core.emit import files as F
 from targetsync_core.emit import plan as P
 from targetsync_core.errors import ConfigError, SchemaMismatch, TargetSyncError
@@ -258,7 +258,7 @@ class Emitter:
             saved = P.load(cp, pair.index, pair.codec.name, size, pair.codec)
             if saved is not None:
                 return saved
-        bounds = boundaries(self.source.read_keys(pair.source), size)
+        bounds = self.source.window_bounds(pair.source, size)
         if cp and self.s.output_dir is not None:
             P.save(cp, pair.index, pair.codec.name, size, pair.codec, bounds)
         return bounds

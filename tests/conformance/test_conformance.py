@@ -203,3 +203,20 @@ def test_suite_tables_are_what_the_skt_holds(tmp_path):
         prepare(tmp_path, src, tgt, seed=1)
         names = [t.name for t in skt.read(tmp_path / "schema.skt")]
         assert names == [t.name for t in tables("main")]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_window_bounds_computed_in_the_database_match_a_key_scan(tmp_path, kind):
+    from targetsync_core.diff.windows import boundaries
+    with BACKENDS[kind](tmp_path, "src") as side:
+        lim = side.limits
+        rng = random.Random(5)
+        chosen = [t for t in tables(side.schema) if t.name in ("composite", "strkeys", "big")]
+        side.create(chosen)
+        db = side.db
+        for t in chosen:
+            side.insert(t, source_rows(rng, t, lim))
+            live = db.reflect(t.schema, t.name)
+            for size in (1, 3, 7, 1000):
+                assert db.window_bounds(live, size) == boundaries(db.read_keys(live), size), (t.name, size)
+        db.close()

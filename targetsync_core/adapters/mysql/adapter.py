@@ -34,6 +34,10 @@ from targetsync_core.model.types import Kind
 TEXT_KINDS = (Kind.CHAR, Kind.VARCHAR, Kind.TEXT)
 NO_PAD_BINARY = {"utf8mb4_nopad_bin", "utf8mb4_0900_bin", "binary", "ascii_nopad_bin"}
 APPLIED, LEASE = "_targetsync_applied", "_targetsync_lease"
+#: kinds PyMySQL already returns as the canonical Python value
+IDENTITY = frozenset({Kind.INT16, Kind.INT32, Kind.INT64, Kind.UINT16, Kind.UINT32, Kind.UINT64, Kind.DECIMAL,
+                      Kind.FLOAT64, Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.JSON, Kind.BINARY, Kind.VARBINARY,
+                      Kind.BLOB, Kind.DATE, Kind.TIMESTAMP})
 MAX_KEY_CHARS = 768          # 768 × 4 bytes = InnoDB's 3072-byte key limit
 INSERT_CHUNK = 1000
 
@@ -143,6 +147,14 @@ class MysqlDatabase(ServerDatabase):
         sql = f"SELECT {', '.join(quote_ident(c.name) for c in cols)} FROM {qualified(table)} ORDER BY {order}"
         yield from self._stream(table, cols, sql, None)
 
+    def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
+        cols = list(table.key_columns)
+        names = ", ".join(quote_ident(c.name) for c in cols)
+        order = ", ".join(self._key_expr(table, c) for c in cols)
+        sql = (f"SELECT {names} FROM (SELECT {names}, ROW_NUMBER() OVER (ORDER BY {order}) AS ts_rn "
+               f"FROM {qualified(table)}) AS numbered WHERE ts_rn > 1 AND MOD(ts_rn - 1, %s) = 0 ORDER BY ts_rn")
+        return list(self._stream(table, cols, sql, (window_size,)))
+
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         where, params = self._window_predicate(table, window)
         order = ", ".join(self._key_expr(table, c) for c in table.key_columns)
@@ -152,7 +164,7 @@ class MysqlDatabase(ServerDatabase):
 
     def _stream(self, table: Table, cols: list[Column], sql: str, params) -> Iterator[tuple]:
         import pymysql
-        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols])
+        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], IDENTITY)
         conn = self.connect()  # an unbuffered cursor ties up its connection: never pooled
         try:
             with conn.cursor(pymysql.cursors.SSCursor) as cur:

@@ -37,6 +37,10 @@ READ_TYPE = {
     Kind.TIMESTAMP: "timestamp", Kind.TIMESTAMPTZ: "timestamptz", Kind.UUID: "uuid",
 }
 
+#: kinds psycopg already returns as the canonical Python value (with json read as text)
+IDENTITY = frozenset(Kind) - {Kind.UINT64, Kind.FLOAT32}
+STREAM_ROWS = 10_000   # rows a chunk when streaming a window (libpq chunked mode)
+
 #: how a canonical kind is stored here when it has no exact PostgreSQL type
 STORED_AS = {Kind.UINT16: Kind.INT32, Kind.UINT32: Kind.INT64, Kind.UINT64: Kind.DECIMAL,
              Kind.BINARY: Kind.BLOB, Kind.VARBINARY: Kind.BLOB}
@@ -82,23 +86,30 @@ class PostgresDatabase(ServerDatabase):
 
     def read_keys(self, table: Table) -> Iterator[tuple]:
         cols = list(table.key_columns)
-        yield from self._copy_out(table, cols, f"SELECT {_select_list(cols)} FROM {qualified(table)} "
-                                               f"ORDER BY {_order_by(table)}", ())
+        yield from self._stream(table, cols, f"SELECT {_select_list(cols)} FROM {qualified(table)} "
+                                             f"ORDER BY {_order_by(table)}", ())
+
+    def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
+        cols = list(table.key_columns)
+        names = ", ".join(quote_ident(c.name) for c in cols)
+        sql = (f"SELECT {names} FROM (SELECT {_select_list(cols)}, row_number() OVER (ORDER BY {_order_by(table)}) "
+               f"AS ts_rn FROM {qualified(table)}) AS numbered WHERE ts_rn > 1 AND mod(ts_rn - 1, %s) = 0 ORDER BY ts_rn")
+        return list(self._stream(table, cols, sql, (window_size,)))
 
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         where, params = _window_predicate(table, window)
         sql = f"SELECT {_select_list(table.columns)} FROM {qualified(table)}{where} ORDER BY {_order_by(table)}"
-        yield from self._copy_out(table, list(table.columns), sql, params)
+        yield from self._stream(table, list(table.columns), sql, params)
 
-    def _copy_out(self, table: Table, cols: list[Column], sql: str, params) -> Iterator[tuple]:
+    def _stream(self, table: Table, cols: list[Column], sql: str, params) -> Iterator[tuple]:
+        """One statement (one snapshot), streamed in chunks; rows converted where needed."""
         import psycopg
-        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols])
+        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], IDENTITY)
         with self.borrow() as conn:
             try:
-                with conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
-                    copy.set_types([READ_TYPE[c.kind] for c in cols])
-                    for raw in copy.rows():
-                        yield convert(raw)
+                with conn.cursor() as cur:
+                    rows = cur.stream(sql, params, size=STREAM_ROWS)
+                    yield from rows if convert is None else map(convert, rows)
             except psycopg.Error as exc:
                 raise DataError(f"reading postgres table {table.qualified}: {first_line(exc)}") from None
             except ValueError as exc:

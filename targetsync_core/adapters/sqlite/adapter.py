@@ -94,6 +94,13 @@ class SqliteDatabase(Database):
               f"ORDER BY {_order_by(table)}"
         yield from self._stream(table, cols, sql, ())
 
+    def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
+        cols = list(table.key_columns)
+        names = ", ".join(quote_ident(c.name) for c in cols)
+        sql = (f"SELECT {names} FROM (SELECT {names}, row_number() OVER (ORDER BY {_order_by(table)}) AS ts_rn "
+               f"FROM {qualified(table)}) WHERE ts_rn > 1 AND (ts_rn - 1) % ? = 0 ORDER BY ts_rn")
+        return list(self._stream(table, cols, sql, (window_size,)))
+
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         where, params = _window_predicate(table, window)
         sql = f"SELECT {', '.join(quote_ident(c.name) for c in table.columns)} FROM {qualified(table)}" \
