@@ -236,6 +236,9 @@ def main(argv=None) -> int:
                 summary = ", ".join(f"{k} {v.median:.2f}s" for k, v in res.items() if v.seconds)
                 print(f"{scenario} {size} {drift:g}%: {summary}", flush=True)
     text = report(rows, args)
+    profile = HERE / "PROFILE.md"   # the hand-written analysis of the gaps, kept across runs
+    if profile.exists() and not args.smoke:
+        text += "\n" + profile.read_text()
     Path(args.out).write_text(text)
     print(text)
     return 0
