@@ -41,7 +41,7 @@ def emit_materializations(instance, run_id) -> list[dict]:
 
 
 def spy(monkeypatch, source_path: str):
-    real_window, real_keys = SqliteDatabase.read_window, SqliteDatabase.read_keys
+    real_window, real_bounds = SqliteDatabase.read_window, SqliteDatabase.window_bounds
 
     def read_window(self, table, window):
         if self.path == source_path and STATE["phase"] == "emit":
@@ -50,10 +50,10 @@ def spy(monkeypatch, source_path: str):
                 raise RuntimeError(f"injected failure after window {K}")
         return real_window(self, table, window)
 
-    def read_keys(self, table):
+    def window_bounds(self, table, size):  # planning: the key scan that cuts the windows
         if self.path == source_path and STATE["phase"] == "emit":
             STATE["plans"] += 1
-        return real_keys(self, table)
+        return real_bounds(self, table, size)
 
     import targetsync_dagster.assets as assets
     real_apply = assets.commands.apply_changes
@@ -63,7 +63,7 @@ def spy(monkeypatch, source_path: str):
         return real_apply(*a, **k)
 
     monkeypatch.setattr(SqliteDatabase, "read_window", read_window)
-    monkeypatch.setattr(SqliteDatabase, "read_keys", read_keys)
+    monkeypatch.setattr(SqliteDatabase, "window_bounds", window_bounds)
     monkeypatch.setattr(assets.commands, "apply_changes", apply_changes)
 
 
