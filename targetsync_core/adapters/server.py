@@ -36,6 +36,14 @@ def keyset_predicate(exprs: list[str], window: Window, mark: str, params_of) -> 
     return (" WHERE " + " AND ".join(preds) if preds else ""), params
 
 
+def bounds_sql(inner: str, names: str, order: str, source: str, every: str) -> str:
+    """The query that returns every n-th key (the window bounds) in one pass, numbered by
+    ``row_number()`` over the key order; ``every`` tests ``ts_rn - 1`` against n in the
+    dialect's syntax (``mod(ts_rn - 1, %s) = 0``)."""
+    return (f"SELECT {names} FROM (SELECT {inner}, row_number() OVER (ORDER BY {order}) AS ts_rn "
+            f"FROM {source}) AS numbered WHERE ts_rn > 1 AND {every} ORDER BY ts_rn")
+
+
 class ServerDatabase(Database):
     """A database reached over the network through one DSN."""
 

@@ -22,7 +22,7 @@ from typing import Iterator
 
 from targetsync_core.adapters import sqla
 from targetsync_core.adapters.base import Capabilities, TableBatch
-from targetsync_core.adapters.server import ServerDatabase, first_line, keyset_predicate
+from targetsync_core.adapters.server import ServerDatabase, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.windows import Window
@@ -151,8 +151,7 @@ class MysqlDatabase(ServerDatabase):
         cols = list(table.key_columns)
         names = ", ".join(quote_ident(c.name) for c in cols)
         order = ", ".join(self._key_expr(table, c) for c in cols)
-        sql = (f"SELECT {names} FROM (SELECT {names}, ROW_NUMBER() OVER (ORDER BY {order}) AS ts_rn "
-               f"FROM {qualified(table)}) AS numbered WHERE ts_rn > 1 AND MOD(ts_rn - 1, %s) = 0 ORDER BY ts_rn")
+        sql = bounds_sql(names, names, order, qualified(table), "MOD(ts_rn - 1, %s) = 0")
         return list(self._stream(table, cols, sql, (window_size,)))
 
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:

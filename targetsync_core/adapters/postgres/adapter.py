@@ -16,7 +16,7 @@ from typing import Iterator
 
 from targetsync_core.adapters import sqla
 from targetsync_core.adapters.base import Capabilities, TableBatch
-from targetsync_core.adapters.server import ServerDatabase, first_line, keyset_predicate
+from targetsync_core.adapters.server import ServerDatabase, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.windows import Window
@@ -92,8 +92,7 @@ class PostgresDatabase(ServerDatabase):
     def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
         cols = list(table.key_columns)
         names = ", ".join(quote_ident(c.name) for c in cols)
-        sql = (f"SELECT {names} FROM (SELECT {_select_list(cols)}, row_number() OVER (ORDER BY {_order_by(table)}) "
-               f"AS ts_rn FROM {qualified(table)}) AS numbered WHERE ts_rn > 1 AND mod(ts_rn - 1, %s) = 0 ORDER BY ts_rn")
+        sql = bounds_sql(_select_list(cols), names, _order_by(table), qualified(table), "mod(ts_rn - 1, %s) = 0")
         return list(self._stream(table, cols, sql, (window_size,)))
 
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:

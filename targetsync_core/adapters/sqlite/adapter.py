@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.base import Capabilities, Database, TableBatch
-from targetsync_core.adapters.server import keyset_predicate
+from targetsync_core.adapters.server import bounds_sql, keyset_predicate
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.adapters.sqlite import types as T
 from targetsync_core.diff.windows import Window
@@ -97,8 +97,7 @@ class SqliteDatabase(Database):
     def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
         cols = list(table.key_columns)
         names = ", ".join(quote_ident(c.name) for c in cols)
-        sql = (f"SELECT {names} FROM (SELECT {names}, row_number() OVER (ORDER BY {_order_by(table)}) AS ts_rn "
-               f"FROM {qualified(table)}) WHERE ts_rn > 1 AND (ts_rn - 1) % ? = 0 ORDER BY ts_rn")
+        sql = bounds_sql(names, names, _order_by(table), qualified(table), "(ts_rn - 1) % ? = 0")
         return list(self._stream(table, cols, sql, (window_size,)))
 
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
