@@ -97,7 +97,12 @@ def _convert(key: Key, raw: str, where: str, base: Path):
     if not raw:
         raise ConfigError(f"{where}: {key.name} is empty")
     if key.type == "path":
-        p = Path(raw).expanduser()
+        if "\x00" in raw:
+            raise ConfigError(f"{where}: {key.name} holds a NUL byte: {raw!r}")
+        try:
+            p = Path(raw).expanduser()
+        except RuntimeError:  # "~user" for a user this machine does not know
+            raise ConfigError(f"{where}: {key.name} names the home of an unknown user: {raw!r}") from None
         return p if p.is_absolute() else base / p
     if key.type == "rename":
         return _rename(raw, where)

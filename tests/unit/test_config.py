@@ -93,3 +93,17 @@ def test_dsn_parsing_never_echoes_the_secret(tmp_path):
     assert rel.database == "/run/data/x.db"
     assert parse_dsn("sqlite:////abs/x.db").database == "/abs/x.db"
     remember_secret(rel)
+
+
+def test_a_path_naming_an_unknown_users_home_is_refused_naming_the_key():
+    """Found by atheris: ``~name`` expands to that user's home, and an unknown user made
+    pathlib raise RuntimeError instead of a clean refusal."""
+    with pytest.raises(ConfigError, match="tableFile"):
+        build("emit", {**EMIT, "tableFile": "~no_such_user_here/tables.txt"})
+
+
+def test_a_path_with_a_nul_byte_is_refused_naming_the_key():
+    """Found by atheris: a NUL byte in a path made pathlib raise ValueError."""
+    for raw in ("~x\x00y/t.txt", "tables\x00.txt"):
+        with pytest.raises(ConfigError, match="tableFile"):
+            build("emit", {**EMIT, "tableFile": raw})

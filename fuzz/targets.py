@@ -1,0 +1,110 @@
+"""Fuzz targets for the decoders of user-supplied input: ``.ckt`` change files, ``.skt``
+schema files, config files and table lists.
+
+Each target takes raw bytes and feeds them to the real decoder through a file, as a user
+would. The decoder may accept the input or refuse it with the project's own error (one
+line naming the file); anything else — another exception, a multi-line message, a
+message that does not name the file — is a bug, raised as ``AssertionError``.
+
+Used by the hypothesis tests in CI (``tests/unit/test_fuzz.py``) and by the atheris
+driver for long manual runs (``fuzz/atheris_decoders.py``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+from targetsync_core import config as C
+from targetsync_core.codec.ckt import Change, TableCodec, read_records
+from targetsync_core.errors import TargetSyncError
+from targetsync_core.model import skt
+from targetsync_core.model.schema import Column, Table
+from targetsync_core.model.types import Kind
+
+_DIR = Path(tempfile.mkdtemp(prefix="targetsync-fuzz-"))
+
+TABLE = Table("s", "t", (
+    Column("id", Kind.INT64, False), Column("name", Kind.VARCHAR, False, length=20), Column("b", Kind.BOOLEAN),
+    Column("d", Kind.DECIMAL, precision=10, scale=2), Column("f", Kind.FLOAT64), Column("raw", Kind.BLOB),
+    Column("day", Kind.DATE), Column("at", Kind.TIMESTAMPTZ, precision=6), Column("u", Kind.UUID),
+    Column("t", Kind.TIME, precision=6), Column("j", Kind.JSON)), ("id", "name"))
+CODEC = TableCodec(TABLE)
+CODECS = {CODEC.name: CODEC}
+
+
+def _seed_ckt() -> bytes:
+    row = (7, "ké\ty", True, Decimal("-12.50"), float("nan"), b"\x00\xff", dt.date(2020, 2, 29),
+           dt.datetime(2021, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc), uuid.UUID(int=5), dt.time(1, 2, 3), "{}")
+    lines = [CODEC.encode(Change("I", CODEC.name, (7, "ké\ty"), row=row)),
+             CODEC.encode(Change("U", CODEC.name, (8, ""), changed=((3, Decimal("1.00")), (5, None)))),
+             CODEC.encode(Change("D", CODEC.name, (-9, "z")))]
+    return "".join(lines).encode()
+
+
+SEEDS = {
+    "ckt": _seed_ckt(),
+    "skt": skt.dumps([TABLE]).encode(),
+    "config": (b"sourceType=postgres\nsourceDsnFile=s.dsn\ntargetType=mariadb\ntargetDsnFile=t.dsn\n"
+               b"tableFile=tables.txt\nschemaFile=x.skt\nemitOutputDirectory=out\nwindowSize=100\n"
+               b"maxThreads=2\nschemaRename=a:b\nresume=true\ncheckpointDir=cp\n# comment\n"),
+    "tables": b"public.orders\n# comment\n\nsales.\"Mixed Case\"\n",
+}
+
+
+def _write(name: str, data: bytes) -> Path:
+    path = _DIR / f"{name}-{os.getpid()}"
+    path.write_bytes(data)
+    return path
+
+
+def _refused(exc: TargetSyncError, path: Path | None) -> bool:
+    text = str(exc)
+    assert "\n" not in text, f"multi-line error: {text!r}"
+    assert path is None or str(path) in text, f"error does not name the file: {text!r}"
+    return False
+
+
+def _decode(name: str, data: bytes, decode) -> bool:
+    """Whether ``decode(path)`` accepted ``data`` (it must refuse it cleanly otherwise)."""
+    path = _write(name, data)
+    try:
+        decode(path)
+    except TargetSyncError as exc:
+        return _refused(exc, path)
+    return True
+
+
+def ckt(data: bytes) -> bool:
+    return _decode("fuzz.ckt", data, lambda path: sum(1 for _ in read_records(str(path), CODECS)))
+
+
+def skt_file(data: bytes) -> bool:
+    # a loader builds a codec from every table it accepted
+    return _decode("fuzz.skt", data, lambda path: [TableCodec(t) for t in skt.read(path)])
+
+
+def config(data: bytes) -> bool:
+    path = _write("fuzz.cfg", data)
+    try:
+        items = C.read_file(str(path))
+    except TargetSyncError as exc:
+        return _refused(exc, path)
+    accepted = False
+    for command in sorted(C.ALL):
+        try:
+            C.build(command, items, {}, _DIR, _DIR)
+            accepted = True
+        except TargetSyncError as exc:
+            _refused(exc, None)  # names the key or the file:line, checked by test_config
+    return accepted
+
+
+def tables(data: bytes) -> bool:
+    return _decode("fuzz.tables", data, C.read_table_list)
+
+
+TARGETS = {"ckt": ckt, "skt": skt_file, "config": config, "tables": tables}
