@@ -48,8 +48,8 @@ class Side:
     reladiff_uri: str | None
 
     @classmethod
-    def make(cls, kind: str, role: str, work: Path) -> "Side":
-        name = f"tsbench_{role}"
+    def make(cls, kind: str, role: str, work: Path, prefix: str = "tsbench") -> "Side":
+        name = f"{prefix}_{role}"
         if kind == "postgres":
             import psycopg
             with psycopg.connect(f"{PG}/test", autocommit=True) as c:
@@ -134,10 +134,10 @@ def ts(*args) -> list[str]:
 
 
 def measure_case(scenario: str, n: int, drift: float, repeat: int, work: Path, window: int, threads: int,
-                 with_reladiff: bool) -> dict[str, Measure]:
+                 with_reladiff: bool, reladiff_repeat: int = 1, prefix: str = "tsbench") -> dict[str, Measure]:
     s_kind, t_kind = SCENARIOS[scenario]
     work.mkdir(parents=True, exist_ok=True)
-    src, tgt = Side.make(s_kind, "src", work), Side.make(t_kind, "tgt", work)
+    src, tgt = Side.make(s_kind, "src", work, prefix), Side.make(t_kind, "tgt", work, prefix)
     datagen.build(src.kind, src.info, n, drift, "source")
     datagen.build(tgt.kind, tgt.info, n, drift, "target")
     write_run(work, src, tgt, window, threads)
@@ -146,7 +146,7 @@ def measure_case(scenario: str, n: int, drift: float, repeat: int, work: Path, w
                    stdout=subprocess.DEVNULL)
     out = {k: Measure() for k in ("validate", "emit", "apply", "sync", "read floor", "reladiff")}
     cols = ["-c", "a", "-c", "b", "-c", "c", "-c", "d", "-c", "e"]
-    for _ in range(repeat):
+    for i in range(repeat):
         for name, cmd, ok in (("validate", ts("validate", "--config", str(work / "emit.cfg")), (0, 1)),
                               ("emit", ts("emit", "--config", str(work / "emit.cfg")), (0,))):
             t, m = run_timed([cmd], env, ok)
@@ -165,12 +165,26 @@ def measure_case(scenario: str, n: int, drift: float, repeat: int, work: Path, w
         t, m = run_timed([src.stream_cmd(), tgt.stream_cmd()])
         out["read floor"].seconds.append(t)
         out["read floor"].rss_mb.append(m)
-        if with_reladiff and src.reladiff_uri and tgt.reladiff_uri:
+        if with_reladiff and i < reladiff_repeat and src.reladiff_uri and tgt.reladiff_uri:
             t, m = run_timed([[str(ensure_reladiff()), src.reladiff_uri, "items", tgt.reladiff_uri, "items",
                                "-k", "id", *cols, "--skip-sort-results"]], ok=(0, 1))
             out["reladiff"].seconds.append(t)
             out["reladiff"].rss_mb.append(m)
     return out
+
+
+def drop_databases(prefix: str) -> None:
+    """Remove the benchmark's databases (the smoke test's own, uniquely prefixed)."""
+    import psycopg
+    import pymysql
+    with psycopg.connect(f"{PG}/test", autocommit=True) as c:
+        for role in ("src", "tgt"):
+            c.execute(f'DROP DATABASE IF EXISTS "{prefix}_{role}" WITH (FORCE)')
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="")
+    with conn.cursor() as cur:
+        for role in ("src", "tgt"):
+            cur.execute(f"DROP DATABASE IF EXISTS `{prefix}_{role}`")
+    conn.close()
 
 
 def machine() -> str:
@@ -221,7 +235,11 @@ def main(argv=None) -> int:
     p.add_argument("--window", type=int, default=10_000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-reladiff", action="store_true")
+    p.add_argument("--reladiff-repeat", type=int, default=1,
+                   help="run reladiff in only the first N repeats (it takes minutes at 10%% drift)")
     p.add_argument("--work", default=str(HERE / "work"))
+    p.add_argument("--db-prefix", default="tsbench", help="names of the benchmark databases: PREFIX_src, PREFIX_tgt")
+    p.add_argument("--drop", action="store_true", help="drop the benchmark databases at the end")
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = p.parse_args(argv)
     if args.smoke:
@@ -231,10 +249,12 @@ def main(argv=None) -> int:
         for size in args.sizes.split(","):
             for drift in (float(d) for d in args.drifts.split(",")):
                 res = measure_case(scenario, SIZES[size], drift, args.repeat, Path(args.work) / scenario, args.window,
-                                   args.threads, not args.no_reladiff)
+                                   args.threads, not args.no_reladiff, args.reladiff_repeat, args.db_prefix)
                 rows.append((scenario, size, drift, res))
                 summary = ", ".join(f"{k} {v.median:.2f}s" for k, v in res.items() if v.seconds)
                 print(f"{scenario} {size} {drift:g}%: {summary}", flush=True)
+    if args.drop:
+        drop_databases(args.db_prefix)
     text = report(rows, args)
     profile = HERE / "PROFILE.md"   # the hand-written analysis of the gaps, kept across runs
     if profile.exists() and not args.smoke:

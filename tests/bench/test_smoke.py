@@ -1,7 +1,10 @@
 """The benchmark harness keeps working: its smoke mode (10k rows, PostgreSQL → PostgreSQL,
-1% drift, reladiff included) runs and reports every measurement. No timing is asserted."""
+1% drift, reladiff included) runs and reports every measurement. No timing is asserted.
+It uses databases of its own (a unique prefix) and drops them, so a benchmark running on
+the same servers is left alone."""
 import subprocess
 import sys
+import uuid
 
 from tests.helpers import ROOT
 
@@ -9,7 +12,8 @@ from tests.helpers import ROOT
 def test_bench_smoke_mode_reports_every_measurement(tmp_path):
     out = tmp_path / "RESULTS.md"
     r = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--work", str(tmp_path / "work"),
-                        "--out", str(out)], capture_output=True, text=True, timeout=900, cwd=ROOT)
+                        "--out", str(out), "--db-prefix", f"tssmoke_{uuid.uuid4().hex[:8]}", "--drop"],
+                       capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     text = out.read_text()
     for op in ("validate", "emit", "apply", "sync", "read floor", "reladiff"):
