@@ -47,6 +47,16 @@ class LeaseHeld(TargetSyncError):
     """Another loader holds the apply lease on this target."""
 
 
+class OutputError(TargetSyncError):
+    """A directory the tool writes (emit, done, checkpoint) cannot be written: missing,
+    not a directory, full, or over a size limit. What was published before stays valid."""
+
+    @classmethod
+    def of(cls, exc: OSError, what: str, directory) -> "OutputError":
+        name = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(directory) else ""
+        return cls(f"cannot write the {what} {directory}: {exc.strerror or type(exc).__name__}{name}")
+
+
 class OrderError(TargetSyncError):
     """A database returned keys out of the order the diff relies on."""
 

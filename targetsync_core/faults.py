@@ -1,23 +1,39 @@
-"""Named crash points for the crash-safety tests.
+"""Named fault points for the crash- and fault-injection tests.
 
 ``TARGETSYNC_CRASH_AT=name:n`` makes the process SIGKILL itself the n-th time it passes
-the point ``name`` (1-based). Unset, a point costs one dict lookup. Random-time kills
-from outside test the same code; these points make the narrow windows (between the
-``.hw`` sidecar and the rename, between commit and move) reachable every time.
+the point ``name`` (1-based); ``TARGETSYNC_PAUSE_AT=name:n:seconds`` makes it sleep there
+instead, so a test can break something (kill its database connections) at a known
+moment; with ``TARGETSYNC_PAUSE_FLAG=path`` it creates that file as the pause begins, so
+the test knows when. Unset, a point costs one dict lookup. Random-time kills from outside test the
+same code; these points make the narrow windows (between the ``.hw`` sidecar and the
+rename, between commit and move) reachable every time.
 """
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 _spec = os.environ.get("TARGETSYNC_CRASH_AT", "")
 _name, _, _count = _spec.partition(":")
+_pause_name, _, _pause = os.environ.get("TARGETSYNC_PAUSE_AT", "").partition(":")
+_pause_count, _, _pause_seconds = _pause.partition(":")
 _seen: dict[str, int] = {}
 
 
 def point(name: str) -> None:
+    if name == _pause_name and _passes(name) == int(_pause_count or 1):
+        flag = os.environ.get("TARGETSYNC_PAUSE_FLAG")
+        if flag:
+            open(flag, "w").close()
+        time.sleep(float(_pause_seconds or 1))
     if not _spec or name != _name:
         return
-    _seen[name] = _seen.get(name, 0) + 1
-    if _seen[name] == int(_count or 1):
+    if _passes(name, count=name != _pause_name) == int(_count or 1):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _passes(name: str, count: bool = True) -> int:
+    if count:
+        _seen[name] = _seen.get(name, 0) + 1
+    return _seen.get(name, 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from targetsync_core.diff.windows import Window
 from targetsync_core.model.schema import Table
@@ -34,6 +34,19 @@ class Capabilities:
     nonfinite_floats: bool = True
     #: the key collation of generated DDL ignores trailing spaces (keys "a" and "a " collide)
     pads_key_spaces: bool = False
+
+
+@dataclass(frozen=True)
+class WindowText:
+    """A window as the database itself renders it: ``lines`` holds one ``\\n``-ended line
+    per row, in key order, and ``parse`` turns any of those lines into canonical rows.
+
+    Two databases with the same :attr:`Database.line_format` render equal rows as equal
+    lines, and equal lines only for rows the diff deems equal; the diff relies on that to
+    skip every row whose line the other side also holds without decoding it."""
+
+    lines: bytes
+    parse: Callable[[list[bytes]], Iterator[tuple]]
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,12 @@ class Database(abc.ABC):
     capabilities: Capabilities
     #: kind → the kind this database stores it as, where it has no exact type of its own
     stored_as: dict = {}
+    #: how :meth:`read_window_text` renders rows; None where it is not implemented. Pairs
+    #: of databases with the same format compare windows line by line first.
+    line_format: str | None = None
+    #: how :meth:`window_checksum` hashes rows; None where it is not implemented. Pairs of
+    #: databases with the same format may prove a window unchanged without reading it.
+    checksum_format: str | None = None
 
     @abc.abstractmethod
     def reflect(self, schema: str, name: str) -> Table | None:
@@ -116,6 +135,17 @@ class Database(abc.ABC):
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         """Full rows (``.skt`` column order, canonical values) inside ``window``, ascending
         by key, read from one consistent snapshot."""
+
+    def read_window_text(self, table: Table, window: Window) -> WindowText:
+        """The rows of ``window`` as the database renders them (see :class:`WindowText`),
+        from one snapshot; only adapters that set :attr:`line_format` implement it."""
+        raise NotImplementedError
+
+    def window_checksum(self, table: Table, window: Window) -> tuple | None:
+        """(row count, hash sum) of ``window``, computed in the database from one snapshot;
+        equal results on two databases of the same :attr:`checksum_format` mean rows the
+        diff deems equal (up to a 64-bit hash collision). None when this server cannot."""
+        return None
 
     def key_folding(self, table: Table) -> dict[str, str]:
         """Key columns whose live collation treats distinct strings as equal, mapped to

@@ -12,7 +12,7 @@ from targetsync_core.adapters import sqla
 from targetsync_core.adapters.base import Database
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
-from targetsync_core.errors import ConnectError
+from targetsync_core.errors import ConfigError, ConnectError, DataError, TargetSyncError
 from targetsync_core.model.schema import Table
 
 
@@ -66,6 +66,18 @@ class ServerDatabase(Database):
     def connect(self, autocommit: bool = True):
         """A new driver connection, or ConnectError naming where."""
 
+    def lost(self, exc: BaseException) -> bool:
+        """Whether a driver error means the connection is gone (the server closed or
+        killed it, the network dropped): worth a retry, unlike a bad value."""
+        return False
+
+    def read_error(self, exc: BaseException, table: Table) -> TargetSyncError:
+        """A driver error met while reading ``table``, as the one line a user sees."""
+        if self.lost(exc):
+            return ConnectError(f"lost the connection to {self.where()} reading {table.qualified}: "
+                                f"{first_line(exc)}")
+        return DataError(f"reading {self.type_name} table {table.qualified}: {first_line(exc)}")
+
     def reusable(self, conn) -> bool:
         """Whether a connection handed back is idle and fit for the next borrower."""
         return True
@@ -105,4 +117,27 @@ class ServerDatabase(Database):
         try:
             return sqla.reflect(self.engine(), schema, name, mapping)
         except sa.exc.OperationalError as exc:
+            if _denied(exc.orig):  # a missing privilege: retrying cannot help
+                raise ConfigError(f"reading {schema}.{name} on {self.where()}: {first_line(exc.orig)}") from None
             raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc.orig)}") from None
+
+
+def apply_error(db: "ServerDatabase", exc: Exception, batch, driver_error: type) -> Exception:
+    """A driver error met while applying ``batch`` (None: outside any table's batch), as
+    the tool's own: a lost connection (retryable) or a data error naming the table."""
+    if db.lost(exc):
+        return ConnectError(f"lost the connection to {db.where()}: {first_line(exc)}")
+    if isinstance(exc, (driver_error, ValueError, TypeError)):
+        what = f"table {batch.table.qualified}" if batch is not None else db.where()
+        return DataError(f"applying to {db.type_name} {what}: {first_line(exc)}")
+    return exc
+
+
+#: MySQL-family errors that PyMySQL reports as OperationalError but that are missing
+#: privileges on a reachable server: table/column command denied, and "need privilege"
+_PRIVILEGE_CODES = {1142, 1143, 1227}
+
+
+def _denied(exc: BaseException) -> bool:
+    args = getattr(exc, "args", ())
+    return bool(args) and args[0] in _PRIVILEGE_CODES

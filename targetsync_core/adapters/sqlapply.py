@@ -13,7 +13,7 @@ import os
 import time
 
 from targetsync_core.adapters.base import Applier, LeaseHolder, TableBatch
-from targetsync_core.errors import LeaseHeld
+from targetsync_core.errors import ConnectError, LeaseHeld, TargetSyncError
 
 
 class SqlApplier(Applier):
@@ -52,25 +52,24 @@ class SqlApplier(Applier):
 
     def create_metadata(self) -> None:
         """Create the two tables and the lease row if missing (idempotent)."""
-        self.begin()
-        try:
+        def tables():
             self.sql(f"CREATE TABLE IF NOT EXISTS {self.applied} (run_id VARCHAR(64) NOT NULL, "
                      "file_no BIGINT NOT NULL, records BIGINT NOT NULL, applied_at DOUBLE PRECISION NOT NULL, "
                      "PRIMARY KEY (run_id, file_no))")
             self.sql(f"CREATE TABLE IF NOT EXISTS {self.lease} (name VARCHAR(16) NOT NULL PRIMARY KEY, "
                      "holder VARCHAR(64) NOT NULL, host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, "
                      "expires_at DOUBLE PRECISION NOT NULL)")
-            self.commit()
-        except Exception:
-            self.rollback()
-            raise
-        self.begin()
-        try:
+
+        def lease_row():
             if not self.sql(f"SELECT 1 FROM {self.lease} WHERE name = 'loader'").fetchone():
                 self.sql(f"INSERT INTO {self.lease} VALUES ('loader', '', '', 0, 0)")
-            self.commit()
-        except Exception:  # a concurrent loader created it first: fine
-            self.rollback()
+        self._in_transaction(tables)
+        try:
+            self._in_transaction(lease_row)
+        except ConnectError:
+            raise
+        except TargetSyncError:  # a concurrent loader inserted the row first: fine
+            pass
 
     def _claim(self, holder: LeaseHolder, ttl: float) -> None:
         """Inside a transaction: take the lease or raise LeaseHeld."""
@@ -82,14 +81,25 @@ class SqlApplier(Applier):
         self.sql(f"UPDATE {self.lease} SET holder = ?, host = ?, pid = ?, expires_at = ? WHERE name = 'loader'",
                  (holder.id, holder.host, holder.pid, time.time() + ttl))
 
-    def _in_transaction(self, work) -> None:
-        self.begin()
+    def _in_transaction(self, work, batch=lambda: None) -> None:
+        """Run ``work`` and commit; on failure roll back (a rollback that fails too, on a
+        connection the server dropped, must not hide the first error) and raise the
+        error translated into the tool's own (naming ``batch()``'s table, if any)."""
         try:
+            self.begin()
             work()
-        except Exception:
-            self.rollback()
-            raise
-        self.commit()
+            self.commit()
+        except Exception as exc:
+            try:
+                self.rollback()
+            except Exception:  # noqa: BLE001 - the connection is gone; report the cause
+                pass
+            if isinstance(exc, TargetSyncError):
+                raise
+            translated = self.translate(exc, batch())
+            if translated is exc:
+                raise
+            raise translated from None
 
     def acquire_lease(self, holder: LeaseHolder, ttl: float) -> None:
         self._in_transaction(lambda: self._claim(holder, ttl))
@@ -100,8 +110,9 @@ class SqlApplier(Applier):
             (holder.id,)))
 
     def applied_files(self, run_id: str) -> set[int]:
-        rows = self.sql(f"SELECT file_no FROM {self.applied} WHERE run_id = ?", (run_id,)).fetchall()
-        self.commit()  # end the read transaction some drivers opened
+        rows = []
+        self._in_transaction(lambda: rows.extend(  # a transaction: ends the read some drivers open
+            self.sql(f"SELECT file_no FROM {self.applied} WHERE run_id = ?", (run_id,)).fetchall()))
         return {int(r[0]) for r in rows}
 
     def apply_file(self, run_id: str, file_no: int, batches: list[TableBatch],
@@ -120,15 +131,7 @@ class SqlApplier(Applier):
             self.sql(f"INSERT INTO {self.applied} VALUES (?, ?, ?, ?)",
                      (run_id, file_no, sum(b.records for b in batches), time.time()))
 
-        try:
-            self._in_transaction(work)
-        except LeaseHeld:
-            raise
-        except Exception as exc:  # translated at the boundary, naming the table
-            translated = self.translate(exc, current)
-            if translated is exc:
-                raise
-            raise translated from None
+        self._in_transaction(work, lambda: current)
 
     def close(self) -> None:
         self.conn.close()

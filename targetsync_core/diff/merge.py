@@ -89,3 +89,35 @@ def diff_rows(table: Table, source: Iterable[tuple], target: Iterable[tuple],
                 yield Change(UPDATE, name, sk, changed=tuple(changed))
             sk, srow = next(src, end)
             tk, trow = next(tgt, end)
+
+
+def split_lines(blob: bytes) -> list[bytes]:
+    """The ``\\n``-ended lines of ``blob``, without their newlines."""
+    lines = blob.split(b"\n")
+    lines.pop()  # the empty text after the last newline (or the whole of an empty blob)
+    return lines
+
+
+def diff_lines(table: Table, source: bytes, target: bytes, parse_source, parse_target,
+               comparer: RowComparer, counts: Counts | None = None, name: str | None = None) -> Iterator[Change]:
+    """:func:`diff_rows` over two windows rendered as lines (see ``WindowText``).
+
+    A line both sides hold is one row both hold unchanged, so only the lines one side
+    lacks are decoded (``parse_*`` turns lines, kept in key order, into rows) and merged.
+    Windows that match byte for byte cost one comparison; drift costs in proportion to
+    the rows it touched."""
+    counts = counts if counts is not None else Counts()
+    if source == target:
+        n = source.count(b"\n")
+        counts.source_rows += n
+        counts.target_rows += n
+        return iter(())
+    src, tgt = split_lines(source), split_lines(target)
+    in_tgt = set(tgt)
+    src_only = [line for line in src if line not in in_tgt]
+    in_src = set(src)
+    tgt_only = [line for line in tgt if line not in in_src]
+    common = len(src) - len(src_only)
+    counts.source_rows += common
+    counts.target_rows += common
+    return diff_rows(table, parse_source(src_only), parse_target(tgt_only), comparer, counts, name)

@@ -6,6 +6,7 @@ range fall in a window and are deleted.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
@@ -42,3 +43,35 @@ def windows(table_index: int, bounds: list[tuple]) -> Iterator[Window]:
     edges = [None, *bounds, None]
     for i in range(len(edges) - 1):
         yield Window(table_index, i, edges[i], edges[i + 1])
+
+
+class ProbePolicy:
+    """When to ask both databases for a window checksum before reading the window.
+
+    A matching checksum (count and hash sum of the window's rows) proves the window
+    unchanged without moving its rows; a mismatch wastes the probe, because the window is
+    then read anyway. So a table probes every window while they match and, after each
+    mismatch, reads the next 1, 2, 4 … up to ``max_gap`` windows without probing: with
+    drift everywhere the probes cost a handful of windows' checksums, and a stretch of
+    unchanged windows is found again within ``max_gap`` windows. Thread-safe."""
+
+    def __init__(self, max_gap: int = 64):
+        self.max_gap = max_gap
+        self._gap = 0
+        self._skip = 0
+        self._lock = threading.Lock()
+
+    def should_probe(self) -> bool:
+        with self._lock:
+            if self._skip:
+                self._skip -= 1
+                return False
+            return True
+
+    def record(self, matched: bool) -> None:
+        with self._lock:
+            if matched:
+                self._gap = 0
+            else:
+                self._gap = min(self.max_gap, max(1, 2 * self._gap))
+                self._skip = self._gap

@@ -2,24 +2,28 @@
 
 Layout: ``N.ckt`` (published whole), ``N.ckt.hw`` (high-water sidecar, durable before
 its ``N.ckt`` appears), ``CHANGE.DONE`` (last), ``targetsync.run`` (the emit run's id, so
-a loader never mistakes a new run's ``0.ckt`` for an old one's), and the transient
-``part_*.part`` and ``building.tmp``.
+a loader never mistakes a new run's ``0.ckt`` for an old one's), ``emit.lock`` (held by
+the one emitter writing here), and the transient ``part_*.part`` and ``building.tmp``.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import socket
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from targetsync_core import faults
+from targetsync_core.errors import LeaseHeld
 
 DONE = "CHANGE.DONE"
 PROGRESS = "progress.json"
 RUN = "targetsync.run"
 BUILDING = "building.tmp"
+LOCK = "emit.lock"
 CKT_RE = re.compile(r"^(0|[1-9][0-9]*)\.ckt$")
 HW_RE = re.compile(r"^(0|[1-9][0-9]*)\.ckt\.hw$")
 
@@ -102,6 +106,26 @@ class HighWater:
     @classmethod
     def load(cls, path: Path) -> "HighWater":
         return cls(**json.loads(path.read_text()))
+
+
+def lock_directory(directory: Path):
+    """Take the emit directory for this emitter: an exclusive ``flock`` on ``emit.lock``,
+    released when the returned file is closed or the process dies (so a crash never
+    leaves it held). A second emitter on the directory gets LeaseHeld naming the holder."""
+    fh = open(directory / LOCK, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise LeaseHeld(f"emit directory {directory} is in use by another emitter ({holder}); "
+                        "wait for it to finish or stop it") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    fh.flush()
+    return fh
 
 
 def ckt_numbers(directory: Path) -> list[int]:

@@ -137,8 +137,13 @@ class Loader:
             applier.acquire_lease(self.holder, self.s.lease_ttl)
             try:
                 summary = self._drain(applier)
-            finally:
-                applier.release_lease(self.holder)
+            except BaseException:
+                try:  # best effort: the lease also expires, and a dead holder is recognised
+                    applier.release_lease(self.holder)
+                except Exception:  # noqa: BLE001 - e.g. the connection is gone; keep the cause
+                    pass
+                raise
+            applier.release_lease(self.holder)
         finally:
             applier.close()
         summary.seconds = time.monotonic() - t0

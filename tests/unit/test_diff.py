@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from targetsync_core.diff.compare import RowComparer
-from targetsync_core.diff.merge import Counts, diff_rows
-from targetsync_core.diff.windows import Window, boundaries, windows
+from targetsync_core.diff.merge import Counts, diff_lines, diff_rows
+from targetsync_core.diff.windows import ProbePolicy, Window, boundaries, windows
 from targetsync_core.errors import OrderError
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
@@ -142,3 +142,53 @@ def test_timestamps_compare_at_the_lower_precision_whether_the_target_rounds_or_
     t0 = Table("s", "t", (Column("k", Kind.INT32, False), Column("t", Kind.TIME, precision=0)), ("k",))
     assert RowComparer(src.__class__("s", "t", (t0.columns[0], Column("t", Kind.TIME, precision=6)), ("k",)),
                        t0).changed((1, dt.time(1, 2, 3, 600000)), (1, dt.time(1, 2, 4))) == []
+
+
+@settings(max_examples=300)
+@given(rows_st, rows_st)
+def test_line_diff_equals_row_diff(source, target):
+    """Comparing rendered lines first changes nothing: same changes, same counts, and
+    only the lines one side lacks are decoded."""
+    def render(rows):
+        return b"".join(repr(r).encode() + b"\n" for r in rows)
+    decoded = []
+
+    def parse(lines):
+        for line in lines:
+            decoded.append(line)
+            yield eval(line.decode(), {"nan": math.nan, "Decimal": Decimal})  # noqa: S307 - our own repr
+    src, tgt = as_rows(source), as_rows(target)
+    expect_counts, got_counts = Counts(), Counts()
+    expect = list(diff_rows(T, src, tgt, RowComparer(T), expect_counts))
+    got = list(diff_lines(T, render(src), render(tgt), parse, parse, RowComparer(T), got_counts))
+    assert [(c.op, c.key, c.row, c.changed) for c in got] == [(c.op, c.key, c.row, c.changed) for c in expect]
+    assert got_counts == expect_counts
+    assert len(decoded) == len(set(render(src).split(b"\n")) ^ set(render(tgt).split(b"\n")))
+
+
+def test_identical_windows_decode_nothing():
+    rows = as_rows({("a", 1): (1, 1.5, "ab", Decimal(2)), ("b", 2): (None, 0.0, None, Decimal("1.5"))})
+    blob = b"".join(repr(r).encode() + b"\n" for r in rows)
+    counts = Counts()
+    assert list(diff_lines(T, blob, blob, None, None, RowComparer(T), counts)) == []
+    assert (counts.source_rows, counts.target_rows, counts.changes) == (2, 2, 0)
+    assert list(diff_lines(T, b"", b"", None, None, RowComparer(T), counts)) == [] and counts.source_rows == 2
+
+
+def test_probe_policy_backs_off_on_mismatch_and_resumes_on_match():
+    p = ProbePolicy(max_gap=8)
+    pattern = []
+    for _ in range(40):  # drift everywhere: probes at growing gaps, capped
+        probe = p.should_probe()
+        pattern.append(probe)
+        if probe:
+            p.record(False)
+    assert [i for i, x in enumerate(pattern) if x] == [0, 2, 5, 10, 19, 28, 37]
+    p = ProbePolicy(max_gap=8)
+    for _ in range(5):
+        assert p.should_probe()
+        p.record(True)  # unchanged windows: every one is probed
+    p.record(False)
+    assert not p.should_probe() and p.should_probe()
+    p.record(True)
+    assert p.should_probe()

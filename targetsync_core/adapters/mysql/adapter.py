@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from targetsync_core import faults
 from targetsync_core.adapters import sqla
 from targetsync_core.adapters.base import Capabilities, TableBatch
-from targetsync_core.adapters.server import ServerDatabase, bounds_sql, first_line, keyset_predicate
+from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.windows import Window
@@ -34,12 +35,30 @@ from targetsync_core.model.types import Kind
 TEXT_KINDS = (Kind.CHAR, Kind.VARCHAR, Kind.TEXT)
 NO_PAD_BINARY = {"utf8mb4_nopad_bin", "utf8mb4_0900_bin", "binary", "ascii_nopad_bin"}
 APPLIED, LEASE = "_targetsync_applied", "_targetsync_lease"
+#: client/server errors meaning the connection is gone: can't connect, server gone away,
+#: lost during query, connection killed (MariaDB 1927, MySQL 4031 idle timeout)
+LOST_CODES = frozenset({2003, 2006, 2013, 1927, 4031, 1053})
 #: kinds PyMySQL already returns as the canonical Python value
 IDENTITY = frozenset({Kind.INT16, Kind.INT32, Kind.INT64, Kind.UINT16, Kind.UINT32, Kind.UINT64, Kind.DECIMAL,
                       Kind.FLOAT64, Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.JSON, Kind.BINARY, Kind.VARBINARY,
                       Kind.BLOB, Kind.DATE, Kind.TIMESTAMP})
 MAX_KEY_CHARS = 768          # 768 × 4 bytes = InnoDB's 3072-byte key limit
 INSERT_CHUNK = 1000
+
+
+def _unescaped(table: Table) -> Table:
+    """Column names as they are: SQLAlchemy's MySQL reflection reads them from ``SHOW
+    CREATE TABLE`` and keeps a backtick in a name doubled (```a``b``` comes back
+    ``a``b``); undo that."""
+    from dataclasses import replace
+    if not any("``" in c.name for c in table.columns):
+        return table
+
+    def fix(names):
+        return tuple(n.replace("``", "`") for n in names)
+    return replace(table, columns=tuple(replace(c, name=c.name.replace("``", "`")) for c in table.columns),
+                   primary_key=fix(table.primary_key), unique=tuple(fix(u) for u in table.unique),
+                   foreign_keys=tuple(replace(f, columns=fix(f.columns)) for f in table.foreign_keys))
 
 
 def quote_ident(name: str) -> str:
@@ -82,13 +101,19 @@ class MysqlDatabase(ServerDatabase):
         except pymysql.Error as exc:
             raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
 
+    def lost(self, exc: BaseException) -> bool:
+        import pymysql
+        if isinstance(exc, pymysql.InterfaceError):  # used after the server closed it
+            return True
+        return isinstance(exc, pymysql.OperationalError) and bool(exc.args) and exc.args[0] in LOST_CODES
+
     def reusable(self, conn) -> bool:
         return conn.open
 
     # -- source contract --
     def reflect(self, schema: str, name: str) -> Table | None:
         table = self.reflect_with(schema, name, self.reflected)
-        return self._json_columns(table) if table is not None else None
+        return self._json_columns(_unescaped(table)) if table is not None else None
 
     def _json_columns(self, table: Table) -> Table:
         """MariaDB keeps JSON as LONGTEXT with a ``json_valid`` check: give it back its kind."""
@@ -166,11 +191,12 @@ class MysqlDatabase(ServerDatabase):
         convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], IDENTITY)
         conn = self.connect()  # an unbuffered cursor ties up its connection: never pooled
         try:
+            faults.point("mysql.before_query")
             with conn.cursor(pymysql.cursors.SSCursor) as cur:
                 cur.execute(sql, params)
                 yield from converted_rows(cur, convert)
         except pymysql.Error as exc:
-            raise DataError(f"reading {self.type_name} table {table.qualified}: {first_line(exc)}") from None
+            raise self.read_error(exc, table) from None
         except ValueError as exc:
             raise DataError(f"reading {self.type_name} {exc}") from None
         finally:
@@ -292,12 +318,7 @@ class MysqlApplier(SqlApplier):
 
     def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
         import pymysql
-        if isinstance(exc, pymysql.OperationalError) and exc.args and exc.args[0] in (2003, 2006, 2013):
-            return ConnectError(f"lost the connection to {self.db.where()}: {first_line(exc)}")
-        if isinstance(exc, (pymysql.Error, ValueError, TypeError)):
-            what = f"table {batch.table.qualified}" if batch is not None else self.db.where()
-            return DataError(f"applying to {self.db.type_name} {what}: {first_line(exc)}")
-        return exc
+        return apply_error(self.db, exc, batch, pymysql.Error)
 
     def _shadow(self, t: Table) -> str:
         name = self._shadows.get(t.qualified)

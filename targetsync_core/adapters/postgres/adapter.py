@@ -3,7 +3,10 @@
 DSN: ``postgresql://user:password@host:port/database`` (``postgresql+psycopg://`` too).
 Sessions run with ``TimeZone=UTC``. String keys are ordered and compared with
 ``COLLATE "C"`` (byte order of UTF-8, which is code-point order) whatever the column's
-collation. A window is one ``COPY (SELECT …) TO STDOUT``: one statement, one snapshot.
+collation. A window is one statement, so one snapshot: a ``SELECT`` streamed in chunks, or,
+when both sides are PostgreSQL, one ``COPY (SELECT …) TO STDOUT`` whose text lines the
+diff compares before it decodes any row (PostgreSQL renders a value of a type one way, so
+equal lines are equal rows; floats print shortest-exact since version 12).
 
 Apply stages a file's rows per table with COPY into a session-private TEMP table
 ``<table>_wkm``, then runs ``DELETE … USING``, ``INSERT … ON CONFLICT DO UPDATE`` and one
@@ -12,11 +15,13 @@ as applied (metadata in schema ``_targetsync``).
 """
 from __future__ import annotations
 
+import re
+import threading
 from typing import Iterator
 
 from targetsync_core.adapters import sqla
-from targetsync_core.adapters.base import Capabilities, TableBatch
-from targetsync_core.adapters.server import ServerDatabase, bounds_sql, first_line, keyset_predicate
+from targetsync_core.adapters.base import Capabilities, TableBatch, WindowText
+from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.windows import Window
@@ -46,6 +51,20 @@ STORED_AS = {Kind.UINT16: Kind.INT32, Kind.UINT32: Kind.INT64, Kind.UINT64: Kind
              Kind.BINARY: Kind.BLOB, Kind.VARBINARY: Kind.BLOB}
 
 
+#: COPY text escapes (the only ones ``COPY TO`` writes, plus any other escaped byte)
+_ESCAPE = re.compile(rb"\\(.)", re.S)
+_ESCAPED = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+
+
+def _unescape(field: bytes) -> bytes:
+    return _ESCAPE.sub(lambda m: _ESCAPED.get(m.group(1), m.group(1)), field)
+
+
+def copy_fields(line: bytes) -> list:
+    """One ``COPY … TO STDOUT`` text line as raw field values (None for NULL)."""
+    return [None if f == b"\\N" else _unescape(f) if b"\\" in f else f for f in line.split(b"\t")]
+
+
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -60,6 +79,13 @@ class PostgresDatabase(ServerDatabase):
     driver = "postgresql+psycopg"
     default_port = 5432
     engine_args = {"options": "-c TimeZone=UTC", "connect_timeout": 10}
+    line_format = "postgres-copy-text"
+    checksum_format = "postgres-hash-record"
+
+    def __init__(self, dsn: Dsn, type_name: str):
+        super().__init__(dsn, type_name)
+        self._oids: dict[str, list[int]] = {}
+        self._oids_lock = threading.Lock()
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn: Dsn) -> "PostgresDatabase":
@@ -76,6 +102,10 @@ class PostgresDatabase(ServerDatabase):
                                    connect_timeout=10, options="-c TimeZone=UTC")
         except psycopg.Error as exc:
             raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
+
+    def lost(self, exc: BaseException) -> bool:
+        import psycopg
+        return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
     def reusable(self, conn) -> bool:
         return not conn.closed and conn.info.transaction_status == 0
@@ -100,6 +130,65 @@ class PostgresDatabase(ServerDatabase):
         sql = f"SELECT {_select_list(table.columns)} FROM {qualified(table)}{where} ORDER BY {_order_by(table)}"
         yield from self._stream(table, list(table.columns), sql, params)
 
+    def read_window_text(self, table: Table, window: Window) -> WindowText:
+        import psycopg
+        from psycopg.adapt import Transformer
+        from psycopg.pq import Format
+        where, params = _window_predicate(table, window)
+        select = f"SELECT {_select_list(table.columns)} FROM {qualified(table)}"
+        with self.borrow() as conn:
+            try:
+                with conn.cursor() as cur:
+                    oids = self._column_oids(cur, table, select)
+                    buf = bytearray()
+                    with cur.copy(f"COPY ({select}{where} ORDER BY {_order_by(table)}) TO STDOUT", params) as copy:
+                        for chunk in copy:
+                            buf += chunk
+                    lines = bytes(buf)
+                    tx = Transformer.from_context(cur)
+            except psycopg.Error as exc:
+                raise self.read_error(exc, table) from None
+        tx.set_loader_types(oids, Format.TEXT)
+        cols = list(table.columns)
+        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], IDENTITY)
+
+        def parse(chosen: list[bytes]) -> Iterator[tuple]:
+            try:
+                for line in chosen:
+                    row = tx.load_sequence(copy_fields(line))
+                    yield row if convert is None else convert(row)
+            except (psycopg.Error, ValueError) as exc:
+                raise self.read_error(exc, table) from None
+        return WindowText(lines, parse)
+
+    def window_checksum(self, table: Table, window: Window) -> tuple | None:
+        """``count(*)`` and the sum of ``hash_record_extended`` over the window's rows
+        (PostgreSQL 14+): type-aware binary hashes, so no row is rendered; strings hash
+        under ``COLLATE "C"`` (a case-insensitive collation would hash "a" like "A")."""
+        import psycopg
+        where, params = _window_predicate(table, window)
+        row = ", ".join(f'{quote_ident(c.name)}::text COLLATE "C"' if c.kind in TEXT_KINDS + (Kind.JSON,)
+                        else quote_ident(c.name) for c in table.columns)
+        sql = (f"SELECT count(*), coalesce(sum(hash_record_extended(ROW({row}), 0)::numeric), 0) "
+               f"FROM {qualified(table)}{where}")
+        with self.borrow() as conn:
+            if conn.info.server_version < 140000:
+                return None
+            try:
+                count, total = conn.execute(sql, params).fetchone()
+            except psycopg.Error as exc:
+                raise self.read_error(exc, table) from None
+        return count, int(total)
+
+    def _column_oids(self, cur, table: Table, select: str) -> list[int]:
+        """The type of each selected column, as its text loader needs it (asked once)."""
+        with self._oids_lock:
+            oids = self._oids.get(table.qualified)
+            if oids is None:
+                cur.execute(select + " LIMIT 0")
+                oids = self._oids[table.qualified] = [d.type_code for d in cur.description]
+            return oids
+
     def _stream(self, table: Table, cols: list[Column], sql: str, params) -> Iterator[tuple]:
         """One statement (one snapshot), streamed in chunks; rows converted where needed."""
         import psycopg
@@ -110,7 +199,7 @@ class PostgresDatabase(ServerDatabase):
                     rows = cur.stream(sql, params, size=STREAM_ROWS)
                     yield from rows if convert is None else map(convert, rows)
             except psycopg.Error as exc:
-                raise DataError(f"reading postgres table {table.qualified}: {first_line(exc)}") from None
+                raise self.read_error(exc, table) from None
             except ValueError as exc:
                 raise DataError(f"reading postgres {exc}") from None
 
@@ -181,9 +270,7 @@ class PostgresApplier(SqlApplier):
         super().__init__(conn, f"{meta}.{quote_ident('applied')}", f"{meta}.{quote_ident('lease')}")
         self.db = db
         self._shadows: dict[str, str] = {}
-        self.begin()
-        self.sql(f"CREATE SCHEMA IF NOT EXISTS {meta}")
-        self.commit()
+        self._in_transaction(lambda: self.sql(f"CREATE SCHEMA IF NOT EXISTS {meta}"))
         self.create_metadata()
 
     def begin(self) -> None:
@@ -197,12 +284,7 @@ class PostgresApplier(SqlApplier):
 
     def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
         import psycopg
-        if isinstance(exc, psycopg.OperationalError):
-            return ConnectError(f"lost the connection to {self.db.where()}: {first_line(exc)}")
-        if isinstance(exc, (psycopg.Error, ValueError, TypeError)):
-            what = f"table {batch.table.qualified}" if batch is not None else self.db.where()
-            return DataError(f"applying to postgres {what}: {first_line(exc)}")
-        return exc
+        return apply_error(self.db, exc, batch, psycopg.Error)
 
     def _shadow(self, t: Table) -> str:
         name = self._shadows.get(t.qualified)
