@@ -31,12 +31,26 @@ def dataset(tmp_path, seed, rows=600):
     return tables, src, tgt, expected
 
 
-def start(cmd: str, cfg, crash_at: str | None = None) -> subprocess.Popen:
+def start(cmd: str, cfg, crash_at: str | None = None, pause_at: str | None = None,
+          pause_flag=None) -> subprocess.Popen:
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     if crash_at:
         env["TARGETSYNC_CRASH_AT"] = crash_at
+    if pause_at:
+        env["TARGETSYNC_PAUSE_AT"] = pause_at
+    if pause_flag:
+        env["TARGETSYNC_PAUSE_FLAG"] = str(pause_flag)
     return subprocess.Popen([sys.executable, "-m", "targetsync_core.cli", cmd, "--config", str(cfg)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def kill_if_running(p: subprocess.Popen, stats: dict) -> None:
+    """SIGKILL ``p`` unless it has already finished (successfully), and count the kill."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGKILL)
+        stats["random_kills"] += 1
+    _, err = p.communicate(timeout=300)
+    assert p.returncode in (0, -signal.SIGKILL), err
 
 
 def run_with_kills(cmd: str, cfg, named: list[str], random_kills: int, rng) -> dict:
@@ -52,11 +66,7 @@ def run_with_kills(cmd: str, cfg, named: list[str], random_kills: int, rng) -> d
     for _ in range(random_kills):
         p = start(cmd, cfg)
         time.sleep(rng.uniform(0.15, 0.9))
-        if p.poll() is None:
-            p.send_signal(signal.SIGKILL)
-            stats["random_kills"] += 1
-        out, err = p.communicate(timeout=120)
-        assert p.returncode in (0, -signal.SIGKILL), err
+        kill_if_running(p, stats)
     p = start(cmd, cfg)
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
