@@ -4,7 +4,8 @@
 the point ``name`` (1-based); ``TARGETSYNC_PAUSE_AT=name:n:seconds`` makes it sleep there
 instead, so a test can break something (kill its database connections) at a known
 moment; with ``TARGETSYNC_PAUSE_FLAG=path`` it creates that file as the pause begins, so
-the test knows when. Unset, a point costs one dict lookup. Random-time kills from outside test the
+the test knows when, and with ``TARGETSYNC_PAUSE_UNTIL=path`` the pause ends as soon as
+that file exists (``seconds`` is then the longest it waits). Unset, a point costs one dict lookup. Random-time kills from outside test the
 same code; these points make the narrow windows (between the ``.hw`` sidecar and the
 rename, between commit and move) reachable every time.
 """
@@ -26,11 +27,17 @@ def point(name: str) -> None:
         flag = os.environ.get("TARGETSYNC_PAUSE_FLAG")
         if flag:
             open(flag, "w").close()
-        time.sleep(float(_pause_seconds or 1))
+        _pause(float(_pause_seconds or 1), os.environ.get("TARGETSYNC_PAUSE_UNTIL"))
     if not _spec or name != _name:
         return
     if _passes(name, count=name != _pause_name) == int(_count or 1):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pause(seconds: float, until: str | None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (until and os.path.exists(until)):
+        time.sleep(0.01)
 
 
 def _passes(name: str, count: bool = True) -> int:

@@ -14,12 +14,12 @@ resumes after that window instead of starting over.
 import time
 
 from dagster import (AssetCheckResult, AssetCheckSpec, AssetExecutionContext, AssetMaterialization,
-                     AssetRecordsFilter, MaterializeResult, MetadataValue, RetryRequested, asset)
+                     AssetRecordsFilter, Failure, MaterializeResult, MetadataValue, RetryRequested, asset)
 
 from targetsync_core import commands
 from targetsync_core.diff.merge import Counts
 from targetsync_core.emit import files as F
-from targetsync_core.errors import ConnectError
+from targetsync_core.errors import ConnectError, TargetSyncError
 from targetsync_core.load.loader import LoadSettings
 from targetsync_core.model import skt
 from targetsync_dagster.partitions import TABLES, register_tables
@@ -31,11 +31,14 @@ COUNT_FIELDS = ("source_rows", "target_rows", "inserts", "updates", "deletes")
 
 
 def _transient(fn):
-    """Connection failures are worth retrying; everything else fails the step at once."""
+    """Connection failures are worth retrying; everything else fails the step at once,
+    with the project's one-line message as the failure (no traceback of ours in the UI)."""
     try:
         return fn()
     except ConnectError as exc:
         raise RetryRequested(max_retries=3, seconds_to_wait=10) from exc
+    except TargetSyncError as exc:
+        raise Failure(description=str(exc), metadata={"error": type(exc).__name__}) from None
 
 
 # ---- schema migration ------------------------------------------------------------------

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections import deque
+from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,12 +233,15 @@ class Emitter:
         if self.run_id is None:
             if self.s.resume:
                 log.info("resume: no earlier run in %s; starting fresh", d)
-            F.clear_stale(d)
-            for p in self._plan_files():
-                p.unlink()
-            if self._progress_path() and self._progress_path().exists():
-                self._progress_path().unlink()
-            self.run_id = F.new_run(d)
+            # a loader applying the old run holds load.lock: clearing its files under it
+            # would lose them, so a fresh start waits for no one and is refused instead
+            with closing(F.lock_directory(d, F.LOAD_LOCK, F.LOADER_BUSY)):
+                F.clear_stale(d)
+                for p in self._plan_files():
+                    p.unlink()
+                if self._progress_path() and self._progress_path().exists():
+                    self._progress_path().unlink()
+                self.run_id = F.new_run(d)
             return
         self._recover(d)
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import socket
+import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +24,13 @@ DONE = "CHANGE.DONE"
 PROGRESS = "progress.json"
 RUN = "targetsync.run"
 BUILDING = "building.tmp"
-LOCK = "emit.lock"
+LOCK = "emit.lock"        # held by the emitter writing the directory
+LOAD_LOCK = "load.lock"   # held by the loader applying the directory's run
+EMITTER_BUSY = "emit directory {directory} is in use by another emitter ({holder}); wait for it to finish or stop it"
+LOADER_BUSY = ("emit directory {directory} is being applied by a loader ({holder}); a fresh emit would take "
+               "its files away: wait for the loader to finish, stop it, or emit with resume=true")
+SECOND_LOADER = ("emit directory {directory} is being applied by another loader ({holder}); "
+                 "wait for it to finish or stop it")
 CKT_RE = re.compile(r"^(0|[1-9][0-9]*)\.ckt$")
 HW_RE = re.compile(r"^(0|[1-9][0-9]*)\.ckt\.hw$")
 
@@ -108,19 +115,26 @@ class HighWater:
         return cls(**json.loads(path.read_text()))
 
 
-def lock_directory(directory: Path):
-    """Take the emit directory for this emitter: an exclusive ``flock`` on ``emit.lock``,
-    released when the returned file is closed or the process dies (so a crash never
-    leaves it held). A second emitter on the directory gets LeaseHeld naming the holder."""
-    fh = open(directory / LOCK, "a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "another process"
-        fh.close()
-        raise LeaseHeld(f"emit directory {directory} is in use by another emitter ({holder}); "
-                        "wait for it to finish or stop it") from None
+def lock_directory(directory: Path, name: str = LOCK, refusal: str = EMITTER_BUSY, wait: float = 0.0):
+    """Take ``directory`` for this process: an exclusive ``flock`` on the file ``name``
+    there (``emit.lock``: the emitter writing it; ``load.lock``: the loader applying its
+    run), released when the returned file is closed or the process dies, so a crash never
+    leaves it held. Retries for ``wait`` seconds, then raises LeaseHeld with ``refusal``
+    (formatted with ``directory`` and ``holder``)."""
+    fh = open(directory / name, "a+")
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise LeaseHeld(refusal.format(directory=directory, holder=holder)) from None
     fh.seek(0)
     fh.truncate()
     fh.write(f"pid {os.getpid()} on {socket.gethostname()}\n")

@@ -27,7 +27,7 @@ from targetsync_core import faults
 from targetsync_core.adapters.base import Database, LeaseHolder, TableBatch
 from targetsync_core.codec.ckt import DELETE, INSERT, TableCodec, read_records
 from targetsync_core.emit import files as F
-from targetsync_core.errors import CktFormatError, SchemaMismatch, TargetSyncError
+from targetsync_core.errors import CktFormatError, OutputError, SchemaMismatch, TargetSyncError
 from targetsync_core.model.schema import Table, check_same_shape
 
 log = logging.getLogger("targetsync.load")
@@ -39,6 +39,7 @@ class LoadSettings:
     done_dir: Path
     poll_seconds: float = 0.25
     lease_ttl: float = 60.0
+    lock_wait: float = 30.0   # for load.lock, which an emitter holds while it resets the directory
 
 
 @dataclass
@@ -128,6 +129,7 @@ class Loader:
         self.codecs = _Codecs(skt, target)
         self.should_stop = should_stop or (lambda: False)
         self.holder = LeaseHolder(uuid.uuid4().hex, socket.gethostname(), os.getpid())
+        self._dir_lock = None  # load.lock in the input directory, once a run is found
 
     def run(self) -> LoadSummary:
         t0 = time.monotonic()
@@ -146,6 +148,9 @@ class Loader:
             applier.release_lease(self.holder)
         finally:
             applier.close()
+            if self._dir_lock is not None:
+                self._dir_lock.close()
+                self._dir_lock = None
         summary.seconds = time.monotonic() - t0
         return summary
 
@@ -158,6 +163,21 @@ class Loader:
             renewed = self._idle(applier, renewed)
         return None
 
+    def _attach(self) -> str:
+        """Hold the input directory's load.lock while applying its run, so a fresh emit
+        cannot clear the files of the run being applied (it is refused instead), nor a
+        second loader apply them. An emitter holds the lock only while it resets the
+        directory, hence the short wait; the run id is read again under the lock."""
+        d = self.s.input_dir
+        try:
+            self._dir_lock = F.lock_directory(d, F.LOAD_LOCK, F.SECOND_LOADER, wait=self.s.lock_wait)
+        except OSError as exc:
+            raise OutputError.of(exc, "emit directory", d) from None
+        run_id = F.read_run(d)
+        if run_id is None:
+            raise TargetSyncError(f"{d} lost its run file ({F.RUN}) while loading; restart the loader")
+        return run_id
+
     def _idle(self, applier, renewed: float) -> float:
         time.sleep(self.s.poll_seconds)
         if time.monotonic() - renewed > self.s.lease_ttl / 3:
@@ -167,9 +187,9 @@ class Loader:
 
     def _drain(self, applier) -> LoadSummary:
         summary = LoadSummary()
-        run_id = self._wait_for_run(applier)
-        if run_id is None:
+        if self._wait_for_run(applier) is None:
             return summary
+        run_id = self._attach()
         applied = applier.applied_files(run_id)
         n, renewed = 0, time.monotonic()
         while not self.should_stop():

@@ -38,3 +38,13 @@ def test_local_instance_settings():
     assert cfg["run_retries"]["enabled"] is True
     assert cfg["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
     assert cfg["concurrency"]["pools"]["default_limit"] >= 1
+
+
+def test_the_run_queue_holds_one_run_per_table_partition(monkeypatch):
+    """The instance (as Dagster loads it) queues a second run of a partition behind the
+    first; tests/dagster/test_concurrent_runs.py shows the lock beneath it."""
+    from dagster import DagsterInstance
+    monkeypatch.setenv("DAGSTER_HOME", str(ROOT / "dagster_home"))
+    with DagsterInstance.get() as instance:
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits

@@ -143,8 +143,8 @@ def test_fresh_run_clears_stale_output_and_resume_after_completion_adds_nothing(
     (tmp_path / "fresh.cfg").write_text((tmp_path / "emit.cfg").read_text().replace("resume=true", "resume=false"))
     assert main(["emit", "--config", str(tmp_path / "fresh.cfg")]) == 0
     names = sorted(p.name for p in emit.iterdir())
-    assert names == sorted(["0.ckt", "0.ckt.hw", F.DONE, F.LOCK, "notes.txt", F.RUN])
+    assert names == sorted(["0.ckt", "0.ckt.hw", F.DONE, F.LOCK, F.LOAD_LOCK, "notes.txt", F.RUN])
     assert "stale" not in (emit / "0.ckt").read_text()
-    before = {p.name: p.read_bytes() for p in emit.iterdir() if p.name != F.LOCK}
+    before = {p.name: p.read_bytes() for p in emit.iterdir() if p.name not in (F.LOCK, F.LOAD_LOCK)}
     assert main(["emit", "--config", str(tmp_path / "emit.cfg")]) == 0   # resume=true: already complete
-    assert {p.name: p.read_bytes() for p in emit.iterdir() if p.name != F.LOCK} == before
+    assert {p.name: p.read_bytes() for p in emit.iterdir() if p.name not in (F.LOCK, F.LOAD_LOCK)} == before

@@ -32,7 +32,7 @@ def dataset(tmp_path, seed, rows=600):
 
 
 def start(cmd: str, cfg, crash_at: str | None = None, pause_at: str | None = None,
-          pause_flag=None) -> subprocess.Popen:
+          pause_flag=None, pause_until=None) -> subprocess.Popen:
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     if crash_at:
         env["TARGETSYNC_CRASH_AT"] = crash_at
@@ -40,6 +40,8 @@ def start(cmd: str, cfg, crash_at: str | None = None, pause_at: str | None = Non
         env["TARGETSYNC_PAUSE_AT"] = pause_at
     if pause_flag:
         env["TARGETSYNC_PAUSE_FLAG"] = str(pause_flag)
+    if pause_until:
+        env["TARGETSYNC_PAUSE_UNTIL"] = str(pause_until)
     return subprocess.Popen([sys.executable, "-m", "targetsync_core.cli", cmd, "--config", str(cfg)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

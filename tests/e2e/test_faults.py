@@ -7,6 +7,7 @@ import random
 import resource
 import subprocess
 import sys
+import time
 
 from targetsync_core.emit import files as F
 from targetsync_core.emit.emitter import EmitSettings
@@ -110,3 +111,48 @@ def test_a_target_table_altered_between_emit_and_apply_stops_the_loader_cleanly(
     conn.close()
     assert cli("apply", "--config", "apply.cfg", cwd=tmp_path).returncode == 0
     assert_equal_sides(tables, src, tgt)
+
+
+def emit_files(directory) -> dict:
+    """The emit directory's contents, without its lock files."""
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.name not in (F.LOCK, F.LOAD_LOCK)}
+
+
+def test_a_fresh_emit_or_a_second_loader_is_refused_while_a_loader_applies_the_directory(tmp_path):
+    """A loader holds the emit directory's load.lock while it applies a run. A fresh emit
+    (resume=false) would take that run's files away, and a second loader (to another
+    target) would apply them twice: both are refused on one line naming the directory and
+    touch nothing; the loader then finishes and a fresh emit is allowed again."""
+    from targetsync_core.load.loader import LoadSettings, Loader
+    from tests.e2e.test_crash import start
+    from tests.helpers import create_db, read_all
+    tables, src, tgt, expected = dataset(tmp_path, 25, rows=300)
+    assert cli("emit", "--config", "emit.cfg", cwd=tmp_path).returncode == 0
+    flag, go = tmp_path / "paused", tmp_path / "go"
+    loader = start("apply", tmp_path / "apply.cfg", pause_at="load.before_commit:2:120", pause_flag=flag,
+                   pause_until=go)
+    try:
+        while loader.poll() is None and not flag.exists():
+            time.sleep(0.01)
+        assert flag.exists(), loader.communicate()[1]
+        before = emit_files(tmp_path / "emit")
+        (tmp_path / "fresh.cfg").write_text((tmp_path / "emit.cfg").read_text().replace("resume=true", "resume=false"))
+        one_line_error(cli("emit", "--config", "fresh.cfg", cwd=tmp_path), 3, "being applied by a loader",
+                       str(tmp_path / "emit"), f"pid {loader.pid}")
+        assert emit_files(tmp_path / "emit") == before
+        other = create_db(tmp_path / "other.db", tables)
+        second = Loader(other, skt.read(tmp_path / "schema.skt"),
+                        LoadSettings(tmp_path / "emit", tmp_path / "done2", lock_wait=0.2))
+        try:
+            second.run()
+            raise AssertionError("a second loader applied a directory in use")
+        except LeaseHeld as exc:
+            assert "another loader" in str(exc) and f"pid {loader.pid}" in str(exc)
+        assert emit_files(tmp_path / "emit") == before
+        assert all(not read_all(other, t) for t in tables), "the second loader applied something"
+    finally:
+        go.touch()
+    _, err = loader.communicate(timeout=120)
+    assert loader.returncode == 0, err
+    assert_equal_sides(tables, src, tgt)
+    assert cli("emit", "--config", "fresh.cfg", cwd=tmp_path).returncode == 0
