@@ -227,7 +227,7 @@ def report(rows: list[tuple], args) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--smoke", action="store_true", help="10k rows, pg-pg, 1% drift, one repeat")
+    p.add_argument("--smoke", action="store_true", help="10k rows, pg-pg, 1%% drift, one repeat")
     p.add_argument("--scenarios", default="pg-pg,pg-maria,maria-pg,sqlite-sqlite")
     p.add_argument("--sizes", default="100k,1M")
     p.add_argument("--drifts", default="0,1,10")

@@ -19,3 +19,9 @@ def test_bench_smoke_mode_reports_every_measurement(tmp_path):
     for op in ("validate", "emit", "apply", "sync", "read floor", "reladiff"):
         assert f"| pg-pg | 10k | 1% | {op} |" in text, op
     assert "Machine:" in text and "cores" in text
+
+
+def test_bench_help_prints():
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--help"], capture_output=True, text=True,
+                       timeout=60, cwd=ROOT)
+    assert r.returncode == 0 and "--reladiff-repeat" in r.stdout, r.stderr[-2000:]
