@@ -2,12 +2,13 @@
 
 ``TARGETSYNC_CRASH_AT=name:n`` makes the process SIGKILL itself the n-th time it passes
 the point ``name`` (1-based); ``TARGETSYNC_PAUSE_AT=name:n:seconds`` makes it sleep there
-instead, so a test can break something (kill its database connections) at a known
-moment; with ``TARGETSYNC_PAUSE_FLAG=path`` it creates that file as the pause begins, so
-the test knows when, and with ``TARGETSYNC_PAUSE_UNTIL=path`` the pause ends as soon as
-that file exists (``seconds`` is then the longest it waits). Unset, a point costs one dict lookup. Random-time kills from outside test the
-same code; these points make the narrow windows (between the ``.hw`` sidecar and the
-rename, between commit and move) reachable every time.
+instead, so a test can break something (kill its database connections, start a rival run)
+at a known moment. With ``TARGETSYNC_PAUSE_FLAG=path`` the pause creates that file as it
+begins, so the test knows when; with ``TARGETSYNC_PAUSE_UNTIL=path`` it ends as soon as
+that file exists (``seconds`` is then the longest it waits). Unset, a point costs one
+dict lookup. Random-time kills from outside test the same code; these points make the
+narrow windows (between the ``.hw`` sidecar and the rename, between commit and move)
+reachable every time.
 """
 from __future__ import annotations
 
