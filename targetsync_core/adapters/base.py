@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 from targetsync_core.diff.windows import Window
 from targetsync_core.model.schema import Table
@@ -47,6 +47,20 @@ class WindowText:
 
     lines: bytes
     parse: Callable[[list[bytes]], Iterator[tuple]]
+
+
+class BlockReader(abc.ABC):
+    """One window of one table, read block by block (see ``diff.blocks``) from a single
+    snapshot: the block sums and then the rows of the blocks that differ."""
+
+    @abc.abstractmethod
+    def sums(self) -> bytes:
+        """One ``block\\tcount\\thash`` line per non-empty block of the window, in any
+        order; databases of one :attr:`Database.block_format` render equal blocks alike."""
+
+    @abc.abstractmethod
+    def read_text(self, ranges: list[tuple[int, int]]) -> WindowText:
+        """The window's rows whose key lies in one of the inclusive ``ranges``."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,10 @@ class Database(abc.ABC):
     #: how :meth:`window_checksum` hashes rows; None where it is not implemented. Pairs of
     #: databases with the same format may prove a window unchanged without reading it.
     checksum_format: str | None = None
+    #: how :meth:`window_blocks` hashes blocks; None where it is not implemented. Pairs of
+    #: databases with the same format (and the same ``line_format``) may read only the
+    #: blocks of a window that differ.
+    block_format: str | None = None
 
     @abc.abstractmethod
     def reflect(self, schema: str, name: str) -> Table | None:
@@ -146,6 +164,12 @@ class Database(abc.ABC):
         equal results on two databases of the same :attr:`checksum_format` mean rows the
         diff deems equal (up to a 64-bit hash collision). None when this server cannot."""
         return None
+
+    def window_blocks(self, table: Table, window: Window, width: int) -> ContextManager[BlockReader | None]:
+        """A :class:`BlockReader` over ``window`` cut into blocks of ``width`` keys, held
+        open (one snapshot) for the ``with`` block; None when this server cannot. Only
+        adapters that set :attr:`block_format` implement it."""
+        raise NotImplementedError
 
     def key_folding(self, table: Table) -> dict[str, str]:
         """Key columns whose live collation treats distinct strings as equal, mapped to

@@ -27,6 +27,7 @@ from typing import Callable
 
 from targetsync_core.adapters.base import Database
 from targetsync_core.codec.ckt import TableCodec
+from targetsync_core.diff.blocks import blockable, block_ranges, block_widths, compare_blocks
 from targetsync_core.diff.compare import RowComparer
 from targetsync_core.diff.folding import refuse_folded_keys
 from targetsync_core.diff.merge import Counts, diff_lines, diff_rows
@@ -197,6 +198,11 @@ class Emitter:
         self._probes = ({p.index: ProbePolicy() for p in pairs}
                         if source.checksum_format is not None and source.checksum_format == target.checksum_format
                         else {})
+        #: same block hashing (and rendering) on both sides: where a window differs, find
+        #: the differing blocks and read only those, while that pays (ProbePolicy again)
+        same_blocks = self._by_lines and source.block_format is not None and source.block_format == target.block_format
+        self._blocks = {p.index: ProbePolicy() for p in pairs if same_blocks and blockable(p.source)}
+        self._widths: dict[int, list[int] | None] = {}
 
     def cancel(self) -> None:
         """Stop after the windows already running (``sync`` calls it when the loader fails)."""
@@ -294,7 +300,10 @@ class Emitter:
     def _todo(self, pair: TablePair) -> list[Window]:
         out = []
         start = self._start
-        for w in windows(pair.index, self._bounds(pair)):
+        bounds = self._bounds(pair)
+        if pair.index in self._blocks:
+            self._widths[pair.index] = block_widths(bounds, self.s.window_size)
+        for w in windows(pair.index, bounds):
             if start is not None and (w.table_index, w.index) <= (start.table_index, start.window):
                 if (w.table_index, w.index) < (start.table_index, start.window) or start.complete:
                     continue
@@ -306,6 +315,8 @@ class Emitter:
         counts = Counts()
         if self._unchanged(pair, window, counts):
             changes = iter(())
+        elif (blocked := self._by_blocks(pair, window, counts)) is not None:
+            changes = blocked
         elif self._by_lines:
             src = self.source.read_window_text(pair.source, window)
             tgt = self.target.read_window_text(pair.target, window)
@@ -336,6 +347,29 @@ class Emitter:
             counts.source_rows += src[0]
             counts.target_rows += src[0]
         return same
+
+    def _by_blocks(self, pair: TablePair, window: Window, counts: Counts):
+        """The window's changes found block by block (see ``diff.blocks``), or None when
+        blocks are not used for it: not available, or not paying lately."""
+        policy = self._blocks.get(pair.index)
+        widths = self._widths.get(pair.index)
+        if policy is None or widths is None or not policy.should_probe():
+            return None
+        width = widths[window.index]
+        with self.source.window_blocks(pair.source, window, width) as src, \
+                self.target.window_blocks(pair.target, window, width) as tgt:
+            if src is None or tgt is None:   # a server too old for block sums
+                self._blocks.pop(pair.index, None)
+                return None
+            found = compare_blocks(src.sums(), tgt.sums())
+            policy.record(found.pays)
+            counts.source_rows += found.clean_rows
+            counts.target_rows += found.clean_rows
+            if not found.dirty:
+                return iter(())
+            ranges = block_ranges(found.dirty, width)
+            s, t = src.read_text(ranges), tgt.read_text(ranges)
+        return diff_lines(pair.source, s.lines, t.lines, s.parse, t.parse, pair.comparer, counts, pair.codec.name)
 
     # -- the run --
     def run(self) -> EmitSummary:

@@ -6,7 +6,10 @@ Sessions run with ``TimeZone=UTC``. String keys are ordered and compared with
 collation. A window is one statement, so one snapshot: a ``SELECT`` streamed in chunks, or,
 when both sides are PostgreSQL, one ``COPY (SELECT …) TO STDOUT`` whose text lines the
 diff compares before it decodes any row (PostgreSQL renders a value of a type one way, so
-equal lines are equal rows; floats print shortest-exact since version 12).
+equal lines are equal rows; floats print shortest-exact since version 12). Between two
+PostgreSQL databases a window may first be proved unchanged by its row count and hash
+sum, or, for a single integer key, compared block by block (``diff.blocks``) so that only
+the rows of differing blocks are read.
 
 Apply stages a file's rows per table with COPY into a session-private TEMP table
 ``<table>_wkm``, then runs ``DELETE … USING``, ``INSERT … ON CONFLICT DO UPDATE`` and one
@@ -17,10 +20,11 @@ from __future__ import annotations
 
 import re
 import threading
+from contextlib import contextmanager
 from typing import Iterator
 
 from targetsync_core.adapters import sqla
-from targetsync_core.adapters.base import Capabilities, TableBatch, WindowText
+from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
 from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
@@ -80,7 +84,8 @@ class PostgresDatabase(ServerDatabase):
     default_port = 5432
     engine_args = {"options": "-c TimeZone=UTC", "connect_timeout": 10}
     line_format = "postgres-copy-text"
-    checksum_format = "postgres-hash-record"
+    checksum_format = "postgres-row-hash"
+    block_format = "postgres-row-hash-blocks"
 
     def __init__(self, dsn: Dsn, type_name: str):
         super().__init__(dsn, type_name)
@@ -131,23 +136,29 @@ class PostgresDatabase(ServerDatabase):
         yield from self._stream(table, list(table.columns), sql, params)
 
     def read_window_text(self, table: Table, window: Window) -> WindowText:
+        where, params = _window_predicate(table, window)
+        with self.borrow() as conn:
+            return self._copy_text(conn, table, f"{qualified(table)}{where} ORDER BY {_order_by(table)}", params)
+
+    def _copy_text(self, conn, table: Table, source: str, params: list, alias: str = "") -> WindowText:
+        """``COPY (SELECT <columns> FROM <source>) TO STDOUT`` on ``conn``, as lines with
+        their parser; ``alias`` qualifies the columns when ``source`` joins."""
         import psycopg
         from psycopg.adapt import Transformer
         from psycopg.pq import Format
-        where, params = _window_predicate(table, window)
         select = f"SELECT {_select_list(table.columns)} FROM {qualified(table)}"
-        with self.borrow() as conn:
-            try:
-                with conn.cursor() as cur:
-                    oids = self._column_oids(cur, table, select)
-                    buf = bytearray()
-                    with cur.copy(f"COPY ({select}{where} ORDER BY {_order_by(table)}) TO STDOUT", params) as copy:
-                        for chunk in copy:
-                            buf += chunk
-                    lines = bytes(buf)
-                    tx = Transformer.from_context(cur)
-            except psycopg.Error as exc:
-                raise self.read_error(exc, table) from None
+        try:
+            with conn.cursor() as cur:
+                oids = self._column_oids(cur, table, select)
+                buf = bytearray()
+                with cur.copy(f"COPY (SELECT {_select_list(table.columns, alias)} FROM {source}) TO STDOUT",
+                              params) as copy:
+                    for chunk in copy:
+                        buf += chunk
+                lines = bytes(buf)
+                tx = Transformer.from_context(cur)
+        except psycopg.Error as exc:
+            raise self.read_error(exc, table) from None
         tx.set_loader_types(oids, Format.TEXT)
         cols = list(table.columns)
         convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], IDENTITY)
@@ -162,15 +173,11 @@ class PostgresDatabase(ServerDatabase):
         return WindowText(lines, parse)
 
     def window_checksum(self, table: Table, window: Window) -> tuple | None:
-        """``count(*)`` and the sum of ``hash_record_extended`` over the window's rows
-        (PostgreSQL 14+): type-aware binary hashes, so no row is rendered; strings hash
-        under ``COLLATE "C"`` (a case-insensitive collation would hash "a" like "A")."""
+        """``count(*)`` and the sum of the rows' hashes (:func:`_row_hash`) over the window
+        (PostgreSQL 14+)."""
         import psycopg
         where, params = _window_predicate(table, window)
-        row = ", ".join(f'{quote_ident(c.name)}::text COLLATE "C"' if c.kind in TEXT_KINDS + (Kind.JSON,)
-                        else quote_ident(c.name) for c in table.columns)
-        sql = (f"SELECT count(*), coalesce(sum(hash_record_extended(ROW({row}), 0)::numeric), 0) "
-               f"FROM {qualified(table)}{where}")
+        sql = f"SELECT count(*), coalesce(sum({_row_hash(table)}::numeric), 0) FROM {qualified(table)}{where}"
         with self.borrow() as conn:
             if conn.info.server_version < 140000:
                 return None
@@ -179,6 +186,30 @@ class PostgresDatabase(ServerDatabase):
             except psycopg.Error as exc:
                 raise self.read_error(exc, table) from None
         return count, int(total)
+
+    @contextmanager
+    def window_blocks(self, table: Table, window: Window, width: int) -> Iterator["PostgresBlocks | None"]:
+        """Block sums are ``bit_xor`` of the rows' hashes (:func:`_row_hash`, PostgreSQL
+        14+) grouped by ``key / width``; sums and rows come from one REPEATABLE READ
+        transaction, so the rows read are those the sums described."""
+        import psycopg
+        with self.borrow() as conn:
+            if conn.info.server_version < 140000:
+                yield None
+                return
+            try:
+                # a window's statements are small, but the block read's estimate (a range
+                # join of unknown size) passes jit_above_cost: compiling costs ~10 ms each
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off")
+            except psycopg.Error as exc:
+                raise self.read_error(exc, table) from None
+            try:
+                yield PostgresBlocks(self, conn, table, window, width)
+            finally:
+                try:
+                    conn.execute("ROLLBACK")
+                except psycopg.Error:
+                    conn.close()  # not reusable: the pool drops it
 
     def _column_oids(self, cur, table: Table, select: str) -> list[int]:
         """The type of each selected column, as its text loader needs it (asked once)."""
@@ -246,9 +277,42 @@ def _sqla_type(col: Column, is_key: bool):
     return pg.TIMESTAMP(timezone=k is Kind.TIMESTAMPTZ, precision=col.precision)
 
 
-def _select_list(cols) -> str:
-    return ", ".join(f"{quote_ident(c.name)}::{READ_TYPE[c.kind]}" if c.kind is Kind.JSON else quote_ident(c.name)
-                     for c in cols)
+def _select_list(cols, alias: str = "") -> str:
+    dot = f"{alias}." if alias else ""
+    return ", ".join(f"{dot}{quote_ident(c.name)}::{READ_TYPE[c.kind]}" if c.kind is Kind.JSON
+                     else dot + quote_ident(c.name) for c in cols)
+
+
+#: canonical kind → (cast, extended hash function) of the column hashes; a kind not here
+#: hashes as a one-field record (slower, any type)
+_HASHED = {**{k: ("int8", "hashint8extended") for k in (Kind.INT16, Kind.INT32, Kind.INT64, Kind.UINT16,
+                                                       Kind.UINT32)},
+           Kind.UINT64: ("numeric", "hash_numeric_extended"), Kind.DECIMAL: ("numeric", "hash_numeric_extended"),
+           Kind.FLOAT32: ("float8", "hashfloat8extended"), Kind.FLOAT64: ("float8", "hashfloat8extended"),
+           Kind.TIMESTAMP: ("timestamp", "timestamp_hash_extended")}
+_NULL_HASH = 0x5BD1E995  # what a NULL hashes to, XORed with the column's position
+
+
+def _row_hash(table: Table) -> str:
+    """A row's 64-bit hash computed from typed values (none is rendered): each column
+    hashed with its position as seed (so equal values in two columns differ), NULL as a
+    constant, the column hashes XORed and hashed once more (so that XORing rows' hashes
+    into a block or window sum cannot cancel two rows swapping a value). Strings hash
+    under ``COLLATE "C"`` (a case-insensitive collation would hash "a" like "A");
+    ``char`` casts to text without its padding; numeric, float and integer hashes are
+    the types' own, equal for values that compare equal (1.5 and 1.50; 0.0 and -0.0)."""
+    parts = []
+    for i, c in enumerate(table.columns, 1):
+        q = quote_ident(c.name)
+        if c.kind in TEXT_KINDS + (Kind.JSON,):
+            h = f'hashtextextended({q}::text COLLATE "C", {i})'
+        elif c.kind in _HASHED:
+            cast, fn = _HASHED[c.kind]
+            h = f"{fn}({q}::{cast}, {i})"
+        else:
+            h = f"hash_record_extended(ROW({q}), {i})"
+        parts.append(f"coalesce({h}, {_NULL_HASH ^ i})")
+    return f"hashint8extended({' # '.join(parts)}, 0)"
 
 
 def _key_expr(col: Column) -> str:
@@ -262,6 +326,41 @@ def _order_by(table: Table) -> str:
 
 def _window_predicate(table: Table, w: Window) -> tuple[str, list]:
     return keyset_predicate([_key_expr(c) for c in table.key_columns], w, "%s", list)
+
+
+class PostgresBlocks(BlockReader):
+    """One window of one table on one connection inside a read-only snapshot."""
+
+    def __init__(self, db: PostgresDatabase, conn, table: Table, window: Window, width: int):
+        self.db, self.conn, self.table, self.window, self.width = db, conn, table, window, width
+        self.key = quote_ident(table.key_columns[0].name)
+
+    def sums(self) -> bytes:
+        import psycopg
+        where, params = _window_predicate(self.table, self.window)
+        sql = (f"COPY (SELECT {self.key} / %s::int8, count(*), bit_xor({_row_hash(self.table)}) "
+               f"FROM {qualified(self.table)}{where} GROUP BY 1) TO STDOUT")
+        buf = bytearray()
+        try:
+            with self.conn.cursor() as cur, cur.copy(sql, [self.width, *params]) as copy:
+                for chunk in copy:
+                    buf += chunk
+        except psycopg.Error as exc:
+            raise self.db.read_error(exc, self.table) from None
+        return bytes(buf)
+
+    def read_text(self, ranges: list[tuple[int, int]]) -> WindowText:
+        """One index range scan per range, so only the rows of differing blocks are read
+        and rendered: the subquery is LATERAL and fenced with ``OFFSET 0``, so the planner
+        cannot flatten it into a join that scans the whole window once per range (it did
+        on a table whose statistics predicted many rows a range)."""
+        where, params = _window_predicate(self.table, self.window)
+        within = f" AND {where.removeprefix(' WHERE ')}" if where else ""
+        source = (f"unnest(%s::int8[], %s::int8[]) AS ts_r(ts_lo, ts_hi) CROSS JOIN LATERAL "
+                  f"(SELECT * FROM {qualified(self.table)} WHERE {self.key} BETWEEN ts_r.ts_lo AND ts_r.ts_hi"
+                  f"{within} OFFSET 0) AS ts_t ORDER BY ts_t.{self.key}")
+        los, his = [lo for lo, _ in ranges], [hi for _, hi in ranges]
+        return self.db._copy_text(self.conn, self.table, source, [los, his, *params], alias="ts_t")
 
 
 class PostgresApplier(SqlApplier):
