@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Callable, ContextManager, Iterator
+from typing import Callable, ContextManager, Iterable, Iterator
 
 from targetsync_core.diff.windows import Window
 from targetsync_core.model.schema import Table
@@ -106,9 +106,10 @@ class Applier(abc.ABC):
         """Numbers of the files of emit run ``run_id`` already applied to this target."""
 
     @abc.abstractmethod
-    def apply_file(self, run_id: str, file_no: int, batches: list[TableBatch],
+    def apply_file(self, run_id: str, file_no: int, batches: Iterable[TableBatch],
                    holder: LeaseHolder, ttl: float) -> None:
         """Apply every batch and record (run_id, file_no) as applied, atomically.
+        ``batches`` may be decoded lazily and raise part-way: then nothing is applied.
 
         Idempotent in effect: replaying a file leaves the target unchanged. Raises
         LeaseHeld, and applies nothing, if ``holder`` no longer holds the lease."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import os
 import time
+from typing import Iterable
 
 from targetsync_core.adapters.base import Applier, LeaseHolder, TableBatch
 from targetsync_core.errors import ConnectError, LeaseHeld, TargetSyncError
@@ -115,7 +116,7 @@ class SqlApplier(Applier):
             self.sql(f"SELECT file_no FROM {self.applied} WHERE run_id = ?", (run_id,)).fetchall()))
         return {int(r[0]) for r in rows}
 
-    def apply_file(self, run_id: str, file_no: int, batches: list[TableBatch],
+    def apply_file(self, run_id: str, file_no: int, batches: Iterable[TableBatch],
                    holder: LeaseHolder, ttl: float) -> None:
         current = None
 
@@ -125,11 +126,12 @@ class SqlApplier(Applier):
             if self.sql(f"SELECT 1 FROM {self.applied} WHERE run_id = ? AND file_no = ?",
                         (run_id, file_no)).fetchone():
                 return  # applied by an earlier life of this loader: never twice
-            for current in batches:
+            records = 0
+            for current in batches:   # decoded lazily, a chunk at a time
                 self.apply_batch(current)
+                records += current.records
             current = None
-            self.sql(f"INSERT INTO {self.applied} VALUES (?, ?, ?, ?)",
-                     (run_id, file_no, sum(b.records for b in batches), time.time()))
+            self.sql(f"INSERT INTO {self.applied} VALUES (?, ?, ?, ?)", (run_id, file_no, records, time.time()))
 
         self._in_transaction(work, lambda: current)
 

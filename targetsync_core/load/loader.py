@@ -1,9 +1,10 @@
 """The loader (SPEC 3.4): drains ``N.ckt`` files into the target, in order, exactly once.
 
-For each next expected file it decodes every record (refusing a malformed line before
-touching the target), groups them per table, and asks the target's applier to apply them
-*and* record ``(run, N)`` as applied in one transaction. Only then is the file moved to
-the done directory. A crash before the commit re-applies the whole file later (nothing
+For each next expected file it decodes the records a chunk at a time (``CHUNK_RECORDS``,
+so memory stays bounded whatever the file's size), groups them per table, and has the
+target's applier apply them *and* record ``(run, N)`` as applied in one transaction: a
+malformed line anywhere rolls the whole file back, so nothing of it is committed. Only
+then is the file moved to the done directory. A crash before the commit re-applies the whole file later (nothing
 of it was committed); a crash after it finds the record and only moves the file.
 
 Records name target-side tables. The apply config has no ``schemaRename``, so a name that
@@ -21,7 +22,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from targetsync_core import faults
 from targetsync_core.adapters.base import Database, LeaseHolder, TableBatch
@@ -88,18 +89,29 @@ class _Codecs:
         return None
 
 
-def read_batches(path: Path, codecs: _Codecs) -> list[TableBatch]:
-    """Decode a whole change file into per-table batches, refusing a key changed twice."""
+#: records decoded and applied at a time, inside the file's one transaction
+CHUNK_RECORDS = 50_000
+
+
+def read_batches(path: Path, codecs: _Codecs, chunk: int | None = None) -> Iterator[list[TableBatch]]:
+    """Decode a change file into per-table batches of at most ``chunk`` records in all,
+    refusing a key changed twice. The emitter writes each table's keys in ascending order,
+    which proves no key repeats without remembering any; a file out of that order is
+    checked once in full, remembering every key."""
+    chunk = chunk or CHUNK_RECORDS
     batches: dict[str, TableBatch] = {}
-    seen: dict[str, dict[tuple, int]] = {}
+    last: dict[str, tuple] = {}
+    checked = False
+    n = 0
     for lineno, ch in read_records(str(path), codecs):
+        prev = last.get(ch.table)
+        if prev is not None and not prev < ch.key and not checked:
+            _refuse_repeated_keys(path, codecs)
+            checked = True
+        last[ch.table] = ch.key
         batch = batches.get(ch.table)
         if batch is None:
             batch = batches[ch.table] = TableBatch(codecs.get(ch.table).table)
-            seen[ch.table] = {}
-        first = seen[ch.table].setdefault(ch.key, lineno)
-        if first != lineno:
-            raise CktFormatError(f"key of {ch.table} already changed at line {first}", str(path), lineno)
         if ch.op == INSERT:
             batch.upserts.append(ch.row)
         elif ch.op == DELETE:
@@ -107,7 +119,20 @@ def read_batches(path: Path, codecs: _Codecs) -> list[TableBatch]:
         else:
             offsets = tuple(p for p, _ in ch.changed)
             batch.updates.setdefault(offsets, []).append((ch.key, tuple(v for _, v in ch.changed)))
-    return list(batches.values())
+        n += 1
+        if n >= chunk:
+            yield list(batches.values())
+            batches, n = {}, 0
+    if batches:
+        yield list(batches.values())
+
+
+def _refuse_repeated_keys(path: Path, codecs: _Codecs) -> None:
+    seen: dict[str, dict[tuple, int]] = {}
+    for lineno, ch in read_records(str(path), codecs):
+        first = seen.setdefault(ch.table, {}).setdefault(ch.key, lineno)
+        if first != lineno:
+            raise CktFormatError(f"key of {ch.table} already changed at line {first}", str(path), lineno)
 
 
 def _move(src: Path, done_dir: Path) -> None:
@@ -214,19 +239,28 @@ class Loader:
         return summary
 
     def _apply(self, applier, run_id: str, n: int, path: Path, summary: LoadSummary) -> None:
-        batches = read_batches(path, self.codecs)
+        tally: dict[str, Counter] = {}
+
+        def counted() -> Iterator[TableBatch]:
+            for chunk in read_batches(path, self.codecs):
+                for b in chunk:
+                    c = tally.setdefault(b.table.qualified, Counter())
+                    c["inserts"] += len(b.upserts)
+                    c["deletes"] += len(b.deletes)
+                    c["updates"] += sum(map(len, b.updates.values()))
+                    yield b
+        batches = counted()
         faults.point("load.before_commit")
         applier.apply_file(run_id, n, batches, self.holder, self.s.lease_ttl)
         faults.point("load.after_commit")
+        for _ in batches:  # a file found applied by an earlier life: counted all the same
+            pass
         _move(path, self.s.done_dir)
-        records = sum(b.records for b in batches)
+        records = sum(sum(c.values()) for c in tally.values())
         summary.files += 1
         summary.records += records
-        for b in batches:
-            c = summary.per_table.setdefault(b.table.qualified, Counter())
-            c["inserts"] += len(b.upserts)
-            c["deletes"] += len(b.deletes)
-            c["updates"] += sum(map(len, b.updates.values()))
+        for name, c in tally.items():
+            summary.per_table.setdefault(name, Counter()).update(c)
         log.info("applied %s records=%d", path.name, records)
         if self.progress:
             self.progress.advance(1, changes=summary.records)

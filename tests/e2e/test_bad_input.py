@@ -152,3 +152,35 @@ def test_validate_exits_1_on_differences_and_0_when_in_sync(run):
 def test_emit_with_target_sync_emit_false_only_validates(run):
     r = cli("emit", "--config", str(run / "emit.cfg"), "--targetSyncEmit", "false")
     assert r.returncode == 1 and not (run / "emit").exists()
+
+
+def test_a_key_changed_twice_is_refused_and_nothing_applied(run):
+    """Out of key order, so the loader checks the whole file for a repeated key."""
+    assert cli("emit", "--config", str(run / "emit.cfg")).returncode == 0
+    ckt = run / "emit" / "0.ckt"
+    good = ckt.read_text()
+    first = good.splitlines(keepends=True)[0]
+    ckt.write_text(good + first, newline="")
+    before = read_all(SqliteDatabase(str(run / "target.db")), T)
+    one_line_error(cli("apply", "--config", str(run / "apply.cfg")), 3,
+                   f"0.ckt:{good.count(chr(10)) + 1}", "already changed at line 1")
+    assert read_all(SqliteDatabase(str(run / "target.db")), T) == before and ckt.exists()
+
+
+def test_a_bad_line_after_chunks_were_applied_rolls_the_whole_file_back(run, monkeypatch, capsys):
+    """Files are decoded and applied a chunk at a time inside their one transaction."""
+    from targetsync_core.cli import main
+    from targetsync_core.load import loader
+    monkeypatch.setattr(loader, "CHUNK_RECORDS", 1)
+    assert main(["emit", "--config", str(run / "emit.cfg")]) == 0
+    ckt = run / "emit" / "0.ckt"
+    good = ckt.read_text()
+    assert good.count("\n") == 3
+    ckt.write_text(good + "I\tmain.items\t5\tZQ==\tnot-a-number\t\n", newline="")
+    before = read_all(SqliteDatabase(str(run / "target.db")), T)
+    assert main(["apply", "--config", str(run / "apply.cfg")]) == 3
+    assert "0.ckt:4" in capsys.readouterr().err
+    assert read_all(SqliteDatabase(str(run / "target.db")), T) == before and ckt.exists()
+    ckt.write_text(good, newline="")
+    assert main(["apply", "--config", str(run / "apply.cfg")]) == 0
+    assert read_all(SqliteDatabase(str(run / "target.db")), T) == read_all(SqliteDatabase(str(run / "source.db")), T)
