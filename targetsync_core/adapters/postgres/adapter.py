@@ -397,6 +397,9 @@ class PostgresApplier(SqlApplier):
     def apply_batch(self, batch: TableBatch) -> None:
         t = batch.table
         shadow = self._shadow(t)
+        # a file comes in chunks inside one transaction: the last chunk's rows must go
+        # (ON COMMIT DELETE ROWS only empties it at the commit)
+        self.sql(f"TRUNCATE {shadow}")
         names = [quote_ident(c.name) for c in t.columns]
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY {shadow} (__op, __grp, {', '.join(names)}) FROM STDIN") as copy:
