@@ -46,7 +46,8 @@ def windows(table_index: int, bounds: list[tuple]) -> Iterator[Window]:
 
 
 class ProbePolicy:
-    """When to ask both databases for a window checksum before reading the window.
+    """When to ask both databases for a window checksum before reading the window (the
+    emitter uses a second one for block comparison, where "matched" means "paid").
 
     A matching checksum (count and hash sum of the window's rows) proves the window
     unchanged without moving its rows; a mismatch wastes the probe, because the window is
