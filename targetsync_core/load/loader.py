@@ -4,8 +4,9 @@ For each next expected file it decodes the records a chunk at a time (``CHUNK_RE
 so memory stays bounded whatever the file's size), groups them per table, and has the
 target's applier apply them *and* record ``(run, N)`` as applied in one transaction: a
 malformed line anywhere rolls the whole file back, so nothing of it is committed. Only
-then is the file moved to the done directory. A crash before the commit re-applies the whole file later (nothing
-of it was committed); a crash after it finds the record and only moves the file.
+then is the file moved to the done directory. A crash before the commit re-applies the
+whole file later (nothing of it was committed); a crash after it finds the record and
+only moves the file.
 
 Records name target-side tables. The apply config has no ``schemaRename``, so a name that
 is not in the ``.skt`` as written is matched to the ``.skt`` table with the same table
@@ -93,12 +94,11 @@ class _Codecs:
 CHUNK_RECORDS = 50_000
 
 
-def read_batches(path: Path, codecs: _Codecs, chunk: int | None = None) -> Iterator[list[TableBatch]]:
-    """Decode a change file into per-table batches of at most ``chunk`` records in all,
+def read_batches(path: Path, codecs: _Codecs) -> Iterator[list[TableBatch]]:
+    """Decode a change file into per-table batches of at most ``CHUNK_RECORDS`` in all,
     refusing a key changed twice. The emitter writes each table's keys in ascending order,
     which proves no key repeats without remembering any; a file out of that order is
     checked once in full, remembering every key."""
-    chunk = chunk or CHUNK_RECORDS
     batches: dict[str, TableBatch] = {}
     last: dict[str, tuple] = {}
     checked = False
@@ -120,7 +120,7 @@ def read_batches(path: Path, codecs: _Codecs, chunk: int | None = None) -> Itera
             offsets = tuple(p for p, _ in ch.changed)
             batch.updates.setdefault(offsets, []).append((ch.key, tuple(v for _, v in ch.changed)))
         n += 1
-        if n >= chunk:
+        if n >= CHUNK_RECORDS:
             yield list(batches.values())
             batches, n = {}, 0
     if batches:
