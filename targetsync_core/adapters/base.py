@@ -56,11 +56,17 @@ class BlockReader(abc.ABC):
     @abc.abstractmethod
     def sums(self) -> bytes:
         """One ``block\\tcount\\thash`` line per non-empty block of the window, in any
-        order; databases of one :attr:`Database.block_format` render equal blocks alike."""
+        order; databases hashing in one block format render equal blocks alike."""
+
+    def read_text(self, ranges: list[tuple[int, int]]) -> WindowText:
+        """The window's rows whose key lies in one of the inclusive ``ranges``, as lines
+        (databases with a :attr:`Database.line_format` only)."""
+        raise NotImplementedError
 
     @abc.abstractmethod
-    def read_text(self, ranges: list[tuple[int, int]]) -> WindowText:
-        """The window's rows whose key lies in one of the inclusive ``ranges``."""
+    def read_rows(self, ranges: list[tuple[int, int]]) -> list[tuple]:
+        """The window's rows whose key lies in one of the inclusive ``ranges``, in key
+        order, as canonical rows."""
 
 
 @dataclass(frozen=True)
@@ -131,10 +137,6 @@ class Database(abc.ABC):
     #: how :meth:`window_checksum` hashes rows; None where it is not implemented. Pairs of
     #: databases with the same format may prove a window unchanged without reading it.
     checksum_format: str | None = None
-    #: how :meth:`window_blocks` hashes blocks; None where it is not implemented. Pairs of
-    #: databases with the same format (and the same ``line_format``) may read only the
-    #: blocks of a window that differ.
-    block_format: str | None = None
 
     @abc.abstractmethod
     def reflect(self, schema: str, name: str) -> Table | None:
@@ -166,10 +168,16 @@ class Database(abc.ABC):
         diff deems equal (up to a 64-bit hash collision). None when this server cannot."""
         return None
 
-    def window_blocks(self, table: Table, window: Window, width: int) -> ContextManager[BlockReader | None]:
-        """A :class:`BlockReader` over ``window`` cut into blocks of ``width`` keys, held
-        open (one snapshot) for the ``with`` block; None when this server cannot. Only
-        adapters that set :attr:`block_format` implement it."""
+    def block_formats(self, table: Table) -> tuple[str, ...]:
+        """How :meth:`window_blocks` can hash ``table``'s blocks, preferred first (see
+        ``diff.blocks``); none where it is not implemented. Two databases sharing a format
+        may read only the blocks of a window that differ."""
+        return ()
+
+    def window_blocks(self, table: Table, window: Window, width: int, fmt: str) -> ContextManager[BlockReader | None]:
+        """A :class:`BlockReader` over ``window`` cut into blocks of ``width`` keys hashed
+        in block format ``fmt`` (one of :meth:`block_formats`), held open (one snapshot)
+        for the ``with`` block; None when this server cannot."""
         raise NotImplementedError
 
     def key_folding(self, table: Table) -> dict[str, str]:

@@ -13,7 +13,32 @@ span of ``window_size`` rows, cut to about ``ROWS_PER_BLOCK`` rows a block.
 
 A database renders a window's blocks as ``block\\tcount\\thash`` lines; equal lines on
 both sides are equal blocks (up to a 64-bit hash collision), so the comparison is one set
-operation over bytes.
+operation over bytes. Two databases compare blocks when they share a *block format*, a
+way of hashing rows: an engine's own (PostgreSQL's typed hashes) or the canonical one
+below, which different engines compute alike.
+
+The canonical block format (:data:`CANONICAL`) hashes a row as the first 64 bits of the
+md5 of its canonical text: the columns in ``.skt`` order, each rendered as below, joined
+by ``,``, NULL as ``N``:
+
+* integers and booleans (0/1) in decimal;
+* decimals in decimal without trailing fractional zeros (``1.50`` → ``1.5``, ``2.00`` → ``2``);
+* doubles as the shortest text that reads back exactly (``0.30000000000000004``), an
+  exponent without ``+`` (``1e20``), zero without a sign;
+* dates ``YYYY-MM-DD``; timestamps ``YYYY-MM-DD HH:MM:SS`` with ``.ffffff`` trimmed of
+  trailing zeros (dropped when zero);
+* strings as ``<length in characters>:<characters>`` (UTF-8), so no separator inside a
+  string can shift the fields.
+
+A block's hash is the XOR of its rows' hashes, written in lowercase hexadecimal as an
+unsigned number without leading zeros.
+
+Each engine's rendering must be one-to-one on values (two different values never render
+alike); that is what makes equal hashes mean equal rows. Where two engines print a value
+differently (PostgreSQL writes ``1e+20`` and MariaDB ``1e20``) the block merely differs
+and its rows are read and compared: slower, never wrong. Tables with a column of another
+kind (times, binaries, JSON, UUIDs, time-zoned timestamps, single floats, padded chars)
+are not hashed canonically.
 """
 from __future__ import annotations
 
@@ -27,6 +52,11 @@ ROWS_PER_BLOCK = 10
 INTEGER_KINDS = frozenset({Kind.INT16, Kind.INT32, Kind.INT64, Kind.UINT16, Kind.UINT32})
 #: blocks pay while the rows they leave to read are at most this share of the window
 PAYING_SHARE = 0.5
+#: the block format different engines share (see the module docstring)
+CANONICAL = "canonical-md5-blocks"
+#: the column kinds the canonical format renders
+CANONICAL_KINDS = INTEGER_KINDS | {Kind.UINT64, Kind.BOOLEAN, Kind.DECIMAL, Kind.FLOAT64, Kind.VARCHAR, Kind.TEXT,
+                                   Kind.DATE, Kind.TIMESTAMP}
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 
 
@@ -34,6 +64,16 @@ def blockable(table: Table) -> bool:
     """Whether ``table``'s key can be cut into blocks: one integer column."""
     keys = table.key_columns
     return len(keys) == 1 and keys[0].kind in INTEGER_KINDS
+
+
+def canonical(table: Table) -> bool:
+    """Whether every column of ``table`` has a canonical rendering (:data:`CANONICAL`)."""
+    return all(c.kind in CANONICAL_KINDS for c in table.columns)
+
+
+def common_format(source: tuple[str, ...], target: tuple[str, ...]) -> str | None:
+    """The first of the source's block formats that the target has too."""
+    return next((f for f in source if f in target), None)
 
 
 def block_widths(bounds: list[tuple], window_size: int, rows_per_block: int = ROWS_PER_BLOCK) -> list[int] | None:

@@ -27,7 +27,7 @@ from typing import Callable
 
 from targetsync_core.adapters.base import Database
 from targetsync_core.codec.ckt import TableCodec
-from targetsync_core.diff.blocks import blockable, block_ranges, block_widths, compare_blocks
+from targetsync_core.diff.blocks import blockable, block_ranges, block_widths, common_format, compare_blocks
 from targetsync_core.diff.compare import RowComparer
 from targetsync_core.diff.folding import refuse_folded_keys
 from targetsync_core.diff.merge import Counts, diff_lines, diff_rows
@@ -198,10 +198,13 @@ class Emitter:
         self._probes = ({p.index: ProbePolicy() for p in pairs}
                         if source.checksum_format is not None and source.checksum_format == target.checksum_format
                         else {})
-        #: same block hashing (and rendering) on both sides: where a window differs, find
-        #: the differing blocks and read only those, while that pays (ProbePolicy again)
-        same_blocks = self._by_lines and source.block_format is not None and source.block_format == target.block_format
-        self._blocks = {p.index: ProbePolicy() for p in pairs if same_blocks and blockable(p.source)}
+        #: a block format both sides share: where a window differs, find the differing
+        #: blocks and read only those, while that pays (ProbePolicy again)
+        self._blocks: dict[int, tuple[ProbePolicy, str]] = {}
+        for p in pairs:
+            fmt = common_format(source.block_formats(p.source), target.block_formats(p.target))
+            if fmt is not None and blockable(p.source):
+                self._blocks[p.index] = (ProbePolicy(), fmt)
         self._widths: dict[int, list[int] | None] = {}
 
     def cancel(self) -> None:
@@ -351,13 +354,13 @@ class Emitter:
     def _by_blocks(self, pair: TablePair, window: Window, counts: Counts):
         """The window's changes found block by block (see ``diff.blocks``), or None when
         blocks are not used for it: not available, or not paying lately."""
-        policy = self._blocks.get(pair.index)
+        policy, fmt = self._blocks.get(pair.index, (None, None))
         widths = self._widths.get(pair.index)
         if policy is None or widths is None or not policy.should_probe():
             return None
         width = widths[window.index]
-        with self.source.window_blocks(pair.source, window, width) as src, \
-                self.target.window_blocks(pair.target, window, width) as tgt:
+        with self.source.window_blocks(pair.source, window, width, fmt) as src, \
+                self.target.window_blocks(pair.target, window, width, fmt) as tgt:
             if src is None or tgt is None:   # a server too old for block sums
                 self._blocks.pop(pair.index, None)
                 return None
@@ -368,8 +371,13 @@ class Emitter:
             if not found.dirty:
                 return iter(())
             ranges = block_ranges(found.dirty, width)
-            s, t = src.read_text(ranges), tgt.read_text(ranges)
-        return diff_lines(pair.source, s.lines, t.lines, s.parse, t.parse, pair.comparer, counts, pair.codec.name)
+            if self._by_lines:
+                s, t = src.read_text(ranges), tgt.read_text(ranges)
+            else:
+                rows = src.read_rows(ranges), tgt.read_rows(ranges)
+        if self._by_lines:
+            return diff_lines(pair.source, s.lines, t.lines, s.parse, t.parse, pair.comparer, counts, pair.codec.name)
+        return diff_rows(pair.source, *rows, pair.comparer, counts, pair.codec.name)
 
     # -- the run --
     def run(self) -> EmitSummary:

@@ -1,10 +1,14 @@
-"""Emit and validate between two PostgreSQL databases where windows are compared block by
-block (issue 5): the changes are exactly the drift, blocks are used where drift is sparse
+"""Emit and validate where windows are compared block by block (issue 5): between two
+PostgreSQL databases in their own block format, between PostgreSQL and MariaDB in the
+canonical one. The changes are exactly the drift, blocks are used where drift is sparse
 and given up where it is dense, and a sync leaves both sides equal."""
 from __future__ import annotations
 
 import random
 
+import pytest
+
+from targetsync_core.adapters.mysql import adapter as my
 from targetsync_core.adapters.postgres import adapter as pg
 from targetsync_core.cli import main
 from targetsync_core.model.schema import Column, Table
@@ -45,29 +49,41 @@ def write_cfg(d, src, tgt, names) -> None:
     (d / "source.dsn").write_text(src.url + "\n")
     (d / "target.dsn").write_text(tgt.url + "\n")
     (d / "tables.txt").write_text("".join(f"{src.schema}.{n}\n" for n in names))
-    common = ("sourceType=postgres\nsourceDsnFile=source.dsn\ntargetType=postgres\ntargetDsnFile=target.dsn\n"
-              "tableFile=tables.txt\nschemaFile=schema.skt\n")
+    rename = f"schemaRename={src.schema}:{tgt.schema}\n" if src.schema != tgt.schema else ""
+    common = (f"sourceType={src.type_name}\nsourceDsnFile=source.dsn\ntargetType={tgt.type_name}\n"
+              f"targetDsnFile=target.dsn\ntableFile=tables.txt\nschemaFile=schema.skt\n{rename}")
     emit = "emitOutputDirectory=emit\nwindowSize=100\nmaxThreads=3\nemitFileTargetMB=0.05\n"
     (d / "schema.cfg").write_text(common + "outputDirectory=ddl\n")
     (d / "emit.cfg").write_text(common + "targetSyncEmit=true\n" + emit)
     (d / "sync.cfg").write_text(common + emit + "doneDirectory=done\n")
 
 
-def test_sparse_drift_is_read_block_by_block_and_dense_drift_is_not(tmp_path, monkeypatch, capsys):
+PAIRS = [("postgres", "postgres"), ("postgres", "mariadb"), ("mariadb", "postgres")]
+
+
+def count_calls(monkeypatch, calls: dict) -> None:
+    """Count, by table name, block sums and whole-window reads (on either side)."""
+    def counted(cls, attr, how, table_of):
+        real = getattr(cls, attr)
+
+        def wrapper(self, *args):
+            calls[table_of(self, *args).name, how] += 1
+            return real(self, *args)
+        monkeypatch.setattr(cls, attr, wrapper)
+    for cls in (pg.PostgresBlocks, my.MysqlBlocks):
+        counted(cls, "sums", "blocks", lambda self: self.table)
+    for cls, attr in ((pg.PostgresDatabase, "read_window_text"), (pg.PostgresDatabase, "read_window"),
+                      (my.MysqlDatabase, "read_window")):
+        counted(cls, attr, "whole", lambda self, table, window: table)
+
+
+@pytest.mark.parametrize("source_kind,target_kind", PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
+def test_sparse_drift_is_read_block_by_block_and_dense_drift_is_not(tmp_path, monkeypatch, capsys,
+                                                                    source_kind, target_kind):
     calls = {(n, how): 0 for n in ("sparse", "dense") for how in ("blocks", "whole")}
-    sums, whole = pg.PostgresBlocks.sums, pg.PostgresDatabase.read_window_text
-
-    def counted_sums(self):
-        calls[self.table.name, "blocks"] += 1
-        return sums(self)
-
-    def counted_whole(self, table, window):
-        calls[table.name, "whole"] += 1
-        return whole(self, table, window)
-    monkeypatch.setattr(pg.PostgresBlocks, "sums", counted_sums)
-    monkeypatch.setattr(pg.PostgresDatabase, "read_window_text", counted_whole)
+    count_calls(monkeypatch, calls)
     rng = random.Random(5)
-    with BACKENDS["postgres"](tmp_path, "src") as src, BACKENDS["postgres"](tmp_path, "tgt") as tgt:
+    with BACKENDS[source_kind](tmp_path, "src") as src, BACKENDS[target_kind](tmp_path, "tgt") as tgt:
         expected = {}
         for name, share in (("sparse", 0.01), ("dense", 0.6)):
             rows = [(f"v{k}", k, rng.random()) for k in range(-3000, 3000, 2)]
@@ -82,7 +98,7 @@ def test_sparse_drift_is_read_block_by_block_and_dense_drift_is_not(tmp_path, mo
         assert main(["validate", "--config", str(tmp_path / "emit.cfg")]) == 1
         report = capsys.readouterr().out
         for name, e in expected.items():
-            line = next(x for x in report.splitlines() if x.startswith(f"public.{name} "))
+            line = next(x for x in report.splitlines() if x.startswith((f"{src.schema}.{name} ", f"{tgt.schema}.{name} ")))
             counts = [int(f.replace(",", "")) for f in line.split()[1:]]
             assert counts == [3000, 3000 - e["inserts"] + e["deletes"], e["inserts"], e["updates"], e["deletes"]]
         # 31 windows a table: no sparse one was read whole (each was proved unchanged by

@@ -2,16 +2,19 @@
 exactly the rows ``read_window`` returns, for every kind and for nasty values."""
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 
+from targetsync_core.adapters.base import Database
 from targetsync_core.adapters.registry import adapter_class
+from targetsync_core.diff.blocks import CANONICAL, CANONICAL_KINDS
 from targetsync_core.diff.merge import split_lines
 from targetsync_core.diff.windows import Window
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import BACKENDS
+from tests.conformance.backends import BACKENDS, joint_limits
 from tests.helpers import VALUE_COLUMNS, random_value
 
 #: backend names are their type names
@@ -107,19 +110,20 @@ def update_value(side, col: Column, value) -> None:
         conn.execute(f'UPDATE "{side.schema}"."types" SET "{col.name}" = %s{cast} WHERE id = 42', (value,))
 
 
-BLOCKING = [k for k in BACKENDS if adapter_class(k, "type", "source").block_format is not None]
+#: backends with a block format of their own (one that hashes every kind)
+NATIVE_BLOCKING = [k for k in TEXTUAL if getattr(adapter_class(k, "type", "source"), "native_blocks", None)]
 
 
 def test_postgres_sums_blocks():
-    assert "postgres" in BLOCKING
+    assert "postgres" in NATIVE_BLOCKING
 
 
-def block_lines(db, table, window, width) -> set[bytes]:
-    with db.window_blocks(table, window, width) as blocks:
+def block_lines(db, table, window, width, fmt=None) -> set[bytes]:
+    with db.window_blocks(table, window, width, fmt or db.block_formats(table)[0]) as blocks:
         return set(split_lines(blocks.sums()))
 
 
-@pytest.mark.parametrize("kind", BLOCKING)
+@pytest.mark.parametrize("kind", NATIVE_BLOCKING)
 def test_block_sums_find_exactly_the_changed_blocks(tmp_path, kind):
     """Equal rows give equal block lines whatever the physical column order; a changed
     value, or two rows of one block swapping a value, changes that block's line alone;
@@ -149,11 +153,82 @@ def test_block_sums_find_exactly_the_changed_blocks(tmp_path, kind):
         assert {line.split(b"\t")[0] for line in diff} == {b"6"}
         # rows of ranges, within the window only, in key order
         part = Window(0, 1, (-20,), (45,))
-        with a.db.window_blocks(t, part, 7) as blocks:
+        with a.db.window_blocks(t, part, 7, a.db.block_formats(t)[0]) as blocks:
             text = blocks.read_text([(-30, -14), (0, 2), (40, 60)])
         got = [r[0] for r in text.parse(split_lines(text.lines))]
         assert got == [*range(-20, -13), 0, 1, 2, *range(40, 45)]
         expect = {r[0]: repr(r) for r in a.db.read_window(t, whole)}
         assert [repr(r) for r in text.parse(split_lines(text.lines))] == [expect[k] for k in got]
+        a.db.close()
+        b.db.close()
+
+
+CANONICAL_COLUMNS = [c for c in VALUE_COLUMNS if c.kind in CANONICAL_KINDS]
+#: engine pairs hashing blocks canonically (a MariaDB server behind both MySQL-family adapters)
+CANONICAL_PAIRS = [("postgres", "mariadb"), ("mysql", "postgres"), ("postgres", "postgres")]
+
+
+def set_value(side, table: Table, col: Column, value, key: int) -> None:
+    if side.kind == "postgres":
+        import psycopg
+        with psycopg.connect(side.url, autocommit=True) as conn:
+            conn.execute(f'UPDATE "{side.schema}"."{table.name}" SET "{col.name}" = %s WHERE id = %s', (value, key))
+    else:
+        conn = side._mysql()
+        with conn.cursor() as cur:
+            cur.execute(f"UPDATE `{side.schema}`.`{table.name}` SET `{col.name}` = %s WHERE id = %s", (value, key))
+        conn.close()
+
+
+@pytest.mark.parametrize("a_kind,b_kind", CANONICAL_PAIRS, ids=[f"{a}-{b}" for a, b in CANONICAL_PAIRS])
+def test_canonical_block_sums_agree_across_engines(tmp_path, a_kind, b_kind):
+    """The canonical block format: equal rows of every canonical kind give equal block
+    lines on two engines, whatever the physical column order; any one value changed to a
+    value the diff deems different, or two rows of a block swapping a value, changes that
+    block's line alone; the rows read back for a set of ranges are those of the window."""
+    with BACKENDS[a_kind](tmp_path, "a") as a, BACKENDS[b_kind](tmp_path, "b") as b:
+        rng = random.Random(13)
+        lim = joint_limits(a.limits, b.limits)
+
+        def value(col):
+            v = random_value(rng, col, lim.max_integer)
+            return 0.5 if isinstance(v, float) and not math.isfinite(v) and not lim.nonfinite_floats else v
+        cols = CANONICAL_COLUMNS
+        t = Table(a.schema, "canon", (Column("id", Kind.INT64, False), *cols), ("id",))
+        flipped = Table(b.schema, "canon", (*reversed(cols), Column("id", Kind.INT64, False)), ("id",))
+        rows = [(i, *[None if rng.random() < 0.1 else value(c) for c in cols]) for i in range(-60, 140)]
+        a.create([t])
+        b.create([flipped])
+        a.insert(t, rows)
+        b.insert(flipped, [tuple(reversed(r)) for r in rows])
+        tb = t.renamed(b.schema)
+        assert CANONICAL in a.db.block_formats(t) and CANONICAL in b.db.block_formats(tb)
+        whole = Window(0, 0, None, None)
+
+        def differing() -> set[bytes]:
+            diff = block_lines(a.db, t, whole, 7, CANONICAL) ^ block_lines(b.db, tb, whole, 7, CANONICAL)
+            return {line.split(b"\t")[0] for line in diff}
+        assert differing() == set()
+        assert len(block_lines(a.db, t, whole, 7, CANONICAL)) == len({int(r[0] / 7) for r in rows})
+        for col in cols:   # row 102 is id 42, in block 6
+            old = rows[102][t.columns.index(col)]
+            new = next(v for v in (value(col) for _ in range(50)) if v != old and repr(v) != repr(old))
+            set_value(b, tb, col, new, 42)
+            assert differing() == {b"6"}, (col.name, old, new)
+            set_value(b, tb, col, old, 42)
+            assert differing() == set(), col.name
+        # two rows of block 14 (ids 98..104) swap a value
+        for side, table, (x, y) in ((a, t, ("left", "right")), (b, tb, ("right", "left"))):
+            set_value(side, table, Column("c_vc", Kind.VARCHAR), x, 99)
+            set_value(side, table, Column("c_vc", Kind.VARCHAR), y, 100)
+        assert differing() == {b"14"}
+        # rows of ranges, within the window only, in key order, as read_window gives them
+        part = Window(0, 1, (-20,), (45,))
+        for side, table in ((a, t), (b, tb)):
+            with side.db.window_blocks(table, part, 7, CANONICAL) as blocks:
+                got = blocks.read_rows([(-30, -14), (0, 2), (40, 60)])
+            assert [r[0] for r in got] == [*range(-20, -13), 0, 1, 2, *range(40, 45)]
+            expect = {r[0]: repr(r) for r in side.db.read_window(table, whole)}
+            assert [repr(r) for r in got] == [expect[r[0]] for r in got]
         a.db.close()
         b.db.close()

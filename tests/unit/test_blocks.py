@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from targetsync_core.diff.blocks import (INT64_MAX, INT64_MIN, BlockDiff, blockable, block_ranges, block_widths,
-                                         compare_blocks)
+from targetsync_core.diff.blocks import (CANONICAL, INT64_MAX, INT64_MIN, BlockDiff, blockable, block_ranges,
+                                         block_widths, canonical, common_format, compare_blocks)
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 
@@ -25,6 +25,24 @@ def test_only_single_integer_keys_are_blockable():
     assert not blockable(Table("s", "t", (c("id", Kind.UINT64, False),), ("id",)))   # numeric on PostgreSQL
     assert not blockable(Table("s", "t", (c("k", Kind.VARCHAR, False, length=9),), ("k",)))
     assert not blockable(Table("s", "t", (c("a", Kind.INT32, False), c("b", Kind.INT32, False)), ("a", "b")))
+
+
+def test_canonical_hashing_needs_every_column_renderable():
+    c = Column
+    ok = (c("id", Kind.INT64, False), c("v", Kind.VARCHAR, length=9), c("n", Kind.DECIMAL, precision=9, scale=2),
+          c("f", Kind.FLOAT64), c("d", Kind.DATE), c("t", Kind.TIMESTAMP), c("b", Kind.BOOLEAN))
+    assert canonical(Table("s", "t", ok, ("id",)))
+    for odd in (Kind.FLOAT32, Kind.TIME, Kind.TIMESTAMPTZ, Kind.JSON, Kind.BLOB, Kind.UUID, Kind.CHAR):
+        assert not canonical(Table("s", "t", (*ok, c("x", odd)), ("id",))), odd
+
+
+def test_the_source_preference_picks_a_shared_format():
+    native = "postgres-row-hash-blocks"
+    assert common_format((native, CANONICAL), (native, CANONICAL)) == native
+    assert common_format((native, CANONICAL), (CANONICAL,)) == CANONICAL
+    assert common_format((CANONICAL,), (native, CANONICAL)) == CANONICAL
+    assert common_format((native,), (CANONICAL,)) is None
+    assert common_format((), (CANONICAL,)) is None
 
 
 def test_widths_follow_the_key_span_of_each_window():

@@ -7,7 +7,9 @@ database is the schema: table names are ``database.table``, and the metadata tab
 ``time_zone='+00:00'`` and utf8mb4.
 
 String keys are ordered and compared as bytes (``CAST(k AS BINARY)``) unless the column's
-collation already is a NO PAD binary one; reads are one unbuffered SELECT a window. MySQL
+collation already is a NO PAD binary one; reads are one unbuffered SELECT a window. For a
+single integer key, a window may be compared block by block against another engine in the
+canonical block format (``diff.blocks``), inside one consistent-snapshot transaction. MySQL
 cannot store NaN or ±Infinity: such values are refused naming the table. ``timestamptz``
 is kept as a ``DATETIME`` holding UTC, ``uuid`` as ``CHAR(36)``.
 
@@ -18,14 +20,16 @@ columns, in the transaction that records the file as applied.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator
 
 from targetsync_core import faults
 from targetsync_core.adapters import sqla
-from targetsync_core.adapters.base import Capabilities, TableBatch
+from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch
 from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
+from targetsync_core.diff.blocks import CANONICAL, canonical
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
 from targetsync_core.errors import ConnectError, DataError, SchemaMismatch
@@ -82,6 +86,7 @@ class MysqlDatabase(ServerDatabase):
     def __init__(self, dsn: Dsn, type_name: str = "mysql"):
         super().__init__(dsn, type_name)
         self._collations: dict[str, dict[str, str]] = {}
+        self._exact_doubles: bool | None = None
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn: Dsn) -> "MysqlDatabase":
@@ -186,6 +191,44 @@ class MysqlDatabase(ServerDatabase):
               f"ORDER BY {order}"
         yield from self._stream(table, list(table.columns), sql, params or None)
 
+    def block_formats(self, table: Table) -> tuple[str, ...]:
+        """The canonical block format, for tables whose columns all render canonically;
+        with a DOUBLE column only on servers that print doubles shortest-exact (MariaDB
+        10.x and MySQL 8 do; a server printing 15 digits would make two doubles hash alike)."""
+        if not canonical(table) or self.type_name == "singlestore":   # snapshots unproven there
+            return ()
+        if any(c.kind is Kind.FLOAT64 for c in table.columns) and not self.exact_doubles():
+            return ()
+        return (CANONICAL,)
+
+    def exact_doubles(self) -> bool:
+        """Whether this server casts a DOUBLE to the shortest text that reads back exactly."""
+        if self._exact_doubles is None:
+            with self.borrow() as conn, conn.cursor() as cur:
+                cur.execute("SELECT CAST(0.1e0 + 0.2e0 AS CHAR), CAST(1e0 / 3e0 AS CHAR)")
+                self._exact_doubles = cur.fetchone() == ("0.30000000000000004", "0.3333333333333333")
+        return self._exact_doubles
+
+    @contextmanager
+    def window_blocks(self, table: Table, window: Window, width: int, fmt: str) -> Iterator["MysqlBlocks"]:
+        """Block sums and the rows of differing blocks from one REPEATABLE READ snapshot
+        (``START TRANSACTION … WITH CONSISTENT SNAPSHOT``), rolled back at the end."""
+        import pymysql
+        with self.borrow() as conn:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    cur.execute("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT")
+            except pymysql.Error as exc:
+                raise self.read_error(exc, table) from None
+            try:
+                yield MysqlBlocks(self, conn, table, window, width)
+            finally:
+                try:
+                    conn.rollback()
+                except pymysql.Error:
+                    conn.close()  # not reusable: the pool drops it
+
     def _stream(self, table: Table, cols: list[Column], sql: str, params) -> Iterator[tuple]:
         import pymysql
         convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], IDENTITY)
@@ -279,6 +322,63 @@ def _select(col: Column) -> str:
     # the text protocol prints FLOAT with 6 significant digits; as DOUBLE it is exact
     q = quote_ident(col.name)
     return f"CAST({q} AS DOUBLE)" if col.kind is Kind.FLOAT32 else q
+
+
+def _canonical_hash(table: Table) -> str:
+    """A row's hash in the canonical block format (``diff.blocks``): the first 64 bits of
+    the md5 of its canonical text, unsigned. Decimals and fractional DATETIMEs print every
+    digit of their scale; the trailing zeros (and a bare point) are cut off."""
+    parts = []
+    for c in table.columns:
+        q = quote_ident(c.name)
+        if c.kind in TEXT_KINDS:
+            text = f"CONCAT(CHAR_LENGTH({q}), ':', {q})"
+        elif c.kind in (Kind.DECIMAL, Kind.TIMESTAMP):
+            s = f"CAST({q} AS CHAR)"
+            text = f"IF(INSTR({s}, '.'), TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {s})), {s})"
+        else:
+            text = f"CAST({q} AS CHAR)"
+        parts.append(f"COALESCE({text}, 'N')")
+    text = ", ',', ".join(parts)
+    return f"CAST(CONV(LEFT(MD5(CONCAT({text})), 16), 16, 10) AS UNSIGNED)"
+
+
+class MysqlBlocks(BlockReader):
+    """One window of one table on one connection inside a consistent snapshot."""
+
+    def __init__(self, db: MysqlDatabase, conn, table: Table, window: Window, width: int):
+        self.db, self.conn, self.table, self.window, self.width = db, conn, table, window, width
+        self.col = table.key_columns[0]
+        self.key = quote_ident(self.col.name)
+
+    def _fetch(self, sql: str, params: list) -> list[tuple]:
+        import pymysql
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+        except pymysql.Error as exc:
+            raise self.db.read_error(exc, self.table) from None
+
+    def sums(self) -> bytes:
+        where, params = self.db._window_predicate(self.table, self.window)
+        rows = self._fetch(f"SELECT {self.key} DIV %s, COUNT(*), BIT_XOR({_canonical_hash(self.table)}) "
+                           f"FROM {qualified(self.table)}{where} GROUP BY 1", [self.width, *params])
+        return "".join(f"{b}\t{n}\t{h:x}\n" for b, n, h in rows).encode()
+
+    def read_rows(self, ranges: list[tuple[int, int]]) -> list[tuple]:
+        where, params = self.db._window_predicate(self.table, self.window)
+        within = f" AND {where.removeprefix(' WHERE ')}" if where else ""
+        spans = " OR ".join([f"{self.key} BETWEEN %s AND %s"] * len(ranges))
+        cols = list(self.table.columns)
+        rows = self._fetch(f"SELECT {', '.join(_select(c) for c in cols)} FROM {qualified(self.table)} "
+                           f"WHERE ({spans}){within} ORDER BY {self.key}",
+                           [v for r in ranges for v in r] + params)
+        convert = row_converter([c.kind for c in cols], self.table.qualified, [c.name for c in cols], IDENTITY)
+        try:
+            return rows if convert is None else [convert(r) for r in rows]
+        except ValueError as exc:
+            raise DataError(f"reading {self.db.type_name} {exc}") from None
 
 
 def _statements(sql: str) -> list[str]:

@@ -9,7 +9,8 @@ diff compares before it decodes any row (PostgreSQL renders a value of a type on
 equal lines are equal rows; floats print shortest-exact since version 12). Between two
 PostgreSQL databases a window may first be proved unchanged by its row count and hash
 sum, or, for a single integer key, compared block by block (``diff.blocks``) so that only
-the rows of differing blocks are read.
+the rows of differing blocks are read; against another engine, blocks are hashed in the
+canonical format when every column has a canonical rendering.
 
 Apply stages a file's rows per table with COPY into a session-private TEMP table
 ``<table>_wkm``, then runs ``DELETE … USING``, ``INSERT … ON CONFLICT DO UPDATE`` and one
@@ -28,6 +29,8 @@ from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch,
 from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
+from targetsync_core.diff.blocks import CANONICAL, canonical
+from targetsync_core.diff.merge import split_lines
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
 from targetsync_core.errors import ConnectError, DataError, SchemaMismatch
@@ -85,7 +88,8 @@ class PostgresDatabase(ServerDatabase):
     engine_args = {"options": "-c TimeZone=UTC", "connect_timeout": 10}
     line_format = "postgres-copy-text"
     checksum_format = "postgres-row-hash"
-    block_format = "postgres-row-hash-blocks"
+    #: block sums of :func:`_row_hash` (PostgreSQL pairs only)
+    native_blocks = "postgres-row-hash-blocks"
 
     def __init__(self, dsn: Dsn, type_name: str):
         super().__init__(dsn, type_name)
@@ -187,11 +191,16 @@ class PostgresDatabase(ServerDatabase):
                 raise self.read_error(exc, table) from None
         return count, int(total)
 
+    def block_formats(self, table: Table) -> tuple[str, ...]:
+        return (self.native_blocks, CANONICAL) if canonical(table) else (self.native_blocks,)
+
     @contextmanager
-    def window_blocks(self, table: Table, window: Window, width: int) -> Iterator["PostgresBlocks | None"]:
-        """Block sums are ``bit_xor`` of the rows' hashes (:func:`_row_hash`, PostgreSQL
-        14+) grouped by ``key / width``; sums and rows come from one REPEATABLE READ
-        transaction, so the rows read are those the sums described."""
+    def window_blocks(self, table: Table, window: Window, width: int, fmt: str) -> Iterator["PostgresBlocks | None"]:
+        """Block sums are ``bit_xor`` of the rows' hashes (:func:`_row_hash`, or
+        :func:`_canonical_hash`; PostgreSQL 14+) grouped by ``key / width``; sums and rows
+        come from one REPEATABLE READ transaction, so the rows read are those the sums
+        described. The canonical text needs ISO dates and shortest-exact floats, which
+        the transaction sets whatever the server's defaults."""
         import psycopg
         with self.borrow() as conn:
             if conn.info.server_version < 140000:
@@ -200,11 +209,12 @@ class PostgresDatabase(ServerDatabase):
             try:
                 # a window's statements are small, but the block read's estimate (a range
                 # join of unknown size) passes jit_above_cost: compiling costs ~10 ms each
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off")
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off; "
+                             "SET LOCAL extra_float_digits = 1; SET LOCAL DateStyle = 'ISO, YMD'")
             except psycopg.Error as exc:
                 raise self.read_error(exc, table) from None
             try:
-                yield PostgresBlocks(self, conn, table, window, width)
+                yield PostgresBlocks(self, conn, table, window, width, fmt)
             finally:
                 try:
                     conn.execute("ROLLBACK")
@@ -315,6 +325,31 @@ def _row_hash(table: Table) -> str:
     return f"hashint8extended({' # '.join(parts)}, 0)"
 
 
+def _canonical_hash(table: Table) -> str:
+    """A row's hash in the canonical block format (``diff.blocks``): the first 64 bits of
+    the md5 of its canonical text, as int8. Integers, dates and timestamps (``DateStyle``
+    ISO) print canonically as they are; numerics lose their trailing zeros with
+    ``trim_scale`` (PostgreSQL 13+); floats (``extra_float_digits`` 1) lose the sign of
+    zero and the ``+`` of an exponent. MariaDB writes numbers below 1e-4 without an
+    exponent (0.00001 where PostgreSQL writes 1e-05): such rows only read as differing."""
+    parts = []
+    for c in table.columns:
+        q = quote_ident(c.name)
+        if c.kind in TEXT_KINDS:
+            text = f"length({q})::text || ':' || {q}"
+        elif c.kind is Kind.BOOLEAN:
+            text = f"{q}::int::text"
+        elif c.kind in (Kind.DECIMAL, Kind.UINT64):
+            text = f"trim_scale({q})::text"
+        elif c.kind is Kind.FLOAT64:   # -0 prints as 0, and 1e+20 as 1e20
+            text = f"replace(({q} + 0::float8)::text, 'e+', 'e')"
+        else:
+            text = f"{q}::text"
+        parts.append(f"coalesce({text}, 'N')")
+    text = " || ',' || ".join(parts)
+    return f"('x' || left(md5({text}), 16))::bit(64)::int8"
+
+
 def _key_expr(col: Column) -> str:
     q = quote_ident(col.name)
     return f'{q} COLLATE "C"' if col.kind in TEXT_KINDS else q
@@ -331,14 +366,16 @@ def _window_predicate(table: Table, w: Window) -> tuple[str, list]:
 class PostgresBlocks(BlockReader):
     """One window of one table on one connection inside a read-only snapshot."""
 
-    def __init__(self, db: PostgresDatabase, conn, table: Table, window: Window, width: int):
+    def __init__(self, db: PostgresDatabase, conn, table: Table, window: Window, width: int, fmt: str):
         self.db, self.conn, self.table, self.window, self.width = db, conn, table, window, width
         self.key = quote_ident(table.key_columns[0].name)
+        self.sum = (f"to_hex(bit_xor({_canonical_hash(table)}))" if fmt == CANONICAL
+                    else f"bit_xor({_row_hash(table)})")
 
     def sums(self) -> bytes:
         import psycopg
         where, params = _window_predicate(self.table, self.window)
-        sql = (f"COPY (SELECT {self.key} / %s::int8, count(*), bit_xor({_row_hash(self.table)}) "
+        sql = (f"COPY (SELECT {self.key} / %s::int8, count(*), {self.sum} "
                f"FROM {qualified(self.table)}{where} GROUP BY 1) TO STDOUT")
         buf = bytearray()
         try:
@@ -361,6 +398,10 @@ class PostgresBlocks(BlockReader):
                   f"{within} OFFSET 0) AS ts_t ORDER BY ts_t.{self.key}")
         los, his = [lo for lo, _ in ranges], [hi for _, hi in ranges]
         return self.db._copy_text(self.conn, self.table, source, [los, his, *params], alias="ts_t")
+
+    def read_rows(self, ranges: list[tuple[int, int]]) -> list[tuple]:
+        text = self.read_text(ranges)
+        return list(text.parse(split_lines(text.lines)))
 
 
 class PostgresApplier(SqlApplier):
