@@ -2,7 +2,8 @@
 
 For each next expected file it decodes the records a chunk at a time (``CHUNK_RECORDS``,
 so memory stays bounded whatever the file's size), groups them per table, and has the
-target's applier apply them *and* record ``(run, N)`` as applied in one transaction: a
+target's applier apply them *and* record ``(run, N)`` as applied in one transaction (the
+next chunk is decoded in a thread while the server applies this one, see ``ahead``): a
 malformed line anywhere rolls the whole file back, so nothing of it is committed. Only
 then is the file moved to the done directory. A crash before the commit re-applies the
 whole file later (nothing of it was committed); a crash after it finds the record and
@@ -16,14 +17,16 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import shutil
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from targetsync_core import faults
 from targetsync_core.adapters.base import Database, LeaseHolder, TableBatch
@@ -125,6 +128,58 @@ def read_batches(path: Path, codecs: _Codecs) -> Iterator[list[TableBatch]]:
             batches, n = {}, 0
     if batches:
         yield list(batches.values())
+
+
+T = TypeVar("T")
+
+
+def ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """``items``, produced in a worker thread up to ``depth`` items ahead of the consumer.
+
+    The loader decodes chunk N+1 (Python work) while the server applies chunk N (the
+    driver waits on the socket without the GIL). An exception in the worker is raised
+    here, as it was raised there; a consumer that stops early stops the worker, which
+    closes ``items``."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as exc:   # handed to the consumer, raised there
+            put((None, exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=work, name="decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if exc is not None:
+                raise exc
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _refuse_repeated_keys(path: Path, codecs: _Codecs) -> None:
@@ -242,7 +297,7 @@ class Loader:
         tally: dict[str, Counter] = {}
 
         def counted() -> Iterator[TableBatch]:
-            for chunk in read_batches(path, self.codecs):
+            for chunk in ahead(read_batches(path, self.codecs)):
                 for b in chunk:
                     c = tally.setdefault(b.table.qualified, Counter())
                     c["inserts"] += len(b.upserts)
@@ -250,11 +305,14 @@ class Loader:
                     c["updates"] += sum(map(len, b.updates.values()))
                     yield b
         batches = counted()
-        faults.point("load.before_commit")
-        applier.apply_file(run_id, n, batches, self.holder, self.s.lease_ttl)
-        faults.point("load.after_commit")
-        for _ in batches:  # a file found applied by an earlier life: counted all the same
-            pass
+        try:
+            faults.point("load.before_commit")
+            applier.apply_file(run_id, n, batches, self.holder, self.s.lease_ttl)
+            faults.point("load.after_commit")
+            for _ in batches:  # a file found applied by an earlier life: counted all the same
+                pass
+        finally:
+            batches.close()   # a failed apply stops the decoding thread now
         _move(path, self.s.done_dir)
         records = sum(sum(c.values()) for c in tally.values())
         summary.files += 1
