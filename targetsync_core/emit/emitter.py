@@ -202,8 +202,9 @@ class Emitter:
         #: blocks and read only those, while that pays (ProbePolicy again)
         self._blocks: dict[int, tuple[ProbePolicy, str]] = {}
         for p in pairs:
-            fmt = common_format(source.block_formats(p.source), target.block_formats(p.target))
-            if fmt is not None and blockable(p.source):
+            theirs = target.block_formats(p.target) if blockable(p.source) else ()
+            fmt = common_format(source.block_formats(p.source), theirs) if theirs else None
+            if fmt is not None:
                 self._blocks[p.index] = (ProbePolicy(), fmt)
         self._widths: dict[int, list[int] | None] = {}
 
