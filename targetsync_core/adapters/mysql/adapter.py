@@ -98,7 +98,7 @@ class MysqlDatabase(ServerDatabase):
         import pymysql
         d = self.dsn
         try:
-            return pymysql.connect(host=d.host or "localhost", port=d.port or 3306, user=d.username,
+            return _connection_class()(host=d.host or "localhost", port=d.port or 3306, user=d.username,
                                    password=d.password or "", database=d.database or None, charset="utf8mb4",
                                    autocommit=autocommit, connect_timeout=10,
                                    init_command="SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, "
@@ -318,6 +318,35 @@ class MysqlDatabase(ServerDatabase):
         return MysqlApplier(self.connect(autocommit=False), self)
 
 
+_CONNECTION = None
+
+
+def _connection_class():
+    """PyMySQL's Connection, loading the system's CA certificates once per process.
+
+    Without TLS options PyMySQL connects in PREFERRED mode (TLS if the server offers it,
+    the certificate unchecked) and builds a fresh default SSL context for it on every
+    connection: ~30 ms of CA loading, paid per window read. The context is the same
+    every time, so this class builds it once; explicit TLS options are untouched."""
+    global _CONNECTION
+    if _CONNECTION is None:
+        import threading
+
+        import pymysql
+        lock, shared = threading.Lock(), []
+
+        class Connection(pymysql.connections.Connection):
+            def _create_ssl_ctx(self, sslp):
+                if isinstance(sslp, dict) and not sslp:
+                    with lock:
+                        if not shared:
+                            shared.append(super()._create_ssl_ctx(sslp))
+                        return shared[0]
+                return super()._create_ssl_ctx(sslp)
+        _CONNECTION = Connection
+    return _CONNECTION
+
+
 def _select(col: Column) -> str:
     # the text protocol prints FLOAT with 6 significant digits; as DOUBLE it is exact
     q = quote_ident(col.name)
@@ -387,6 +416,10 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in body.split(";\n") if s.strip().rstrip(";")]
 
 
+#: kinds whose canonical values ``_to_driver`` changes or checks
+_CONVERTED = frozenset({Kind.UUID, Kind.TIMESTAMPTZ, Kind.FLOAT32, Kind.FLOAT64})
+
+
 def _to_driver(kind: Kind, v):
     """Canonical value → what PyMySQL writes for the column MySQL keeps it in."""
     if v is None:
@@ -438,8 +471,15 @@ class MysqlApplier(SqlApplier):
         shadow = self._shadow(t)
         self.sql(f"DELETE FROM {shadow}")
         names = [quote_ident(c.name) for c in t.columns]
-        kinds = [c.kind for c in t.columns]
-        rows = [(op, grp, *(_to_driver(k, v) for k, v in zip(kinds, vals))) for op, grp, *vals in shadow_rows(batch)]
+        # only uuid, timestamptz and float columns need converting for PyMySQL
+        fixed = [i for i, c in enumerate(t.columns, 2) if c.kind in _CONVERTED]
+        rows = list(shadow_rows(batch))
+        if fixed:
+            kinds = {i: t.columns[i - 2].kind for i in fixed}
+            for n, row in enumerate(rows):
+                row = rows[n] = list(row)
+                for i in fixed:
+                    row[i] = _to_driver(kinds[i], row[i])
         cur = self.conn.cursor()
         for i in range(0, len(rows), INSERT_CHUNK):
             cur.executemany(f"INSERT INTO {shadow} (__op, __grp, {', '.join(names)}) VALUES "
