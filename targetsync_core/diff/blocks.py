@@ -22,7 +22,9 @@ md5 of its canonical text: the columns in ``.skt`` order, each rendered as below
 by ``,``, NULL as ``N``:
 
 * integers and booleans (0/1) in decimal;
-* decimals in decimal without trailing fractional zeros (``1.50`` → ``1.5``, ``2.00`` → ``2``);
+* decimals in decimal with every digit of the column's scale (``1.50`` in a
+  ``numeric(12,2)``), as both engines print them: a column of another scale on the other
+  side, or an unconstrained ``numeric``, prints otherwise and only reads as differing;
 * doubles as the shortest text that reads back exactly (``0.30000000000000004``), an
   exponent without ``+`` (``1e20``), zero without a sign;
 * dates ``YYYY-MM-DD``; timestamps ``YYYY-MM-DD HH:MM:SS`` with ``.ffffff`` trimmed of

@@ -355,16 +355,18 @@ def _select(col: Column) -> str:
 
 def _canonical_hash(table: Table) -> str:
     """A row's hash in the canonical block format (``diff.blocks``): the first 64 bits of
-    the md5 of its canonical text, unsigned. Decimals and fractional DATETIMEs print every
-    digit of their scale; the trailing zeros (and a bare point) are cut off."""
+    the md5 of its canonical text, unsigned. A fractional DATETIME prints every digit of
+    its precision: the trailing zeros (and a bare point) are cut off. (Cut from a
+    DATETIME without a fraction, which the column's declared precision rules out, they
+    would stop at the seconds' colon: still one text per value, merely unlike
+    PostgreSQL's.)"""
     parts = []
     for c in table.columns:
         q = quote_ident(c.name)
         if c.kind in TEXT_KINDS:
             text = f"CONCAT(CHAR_LENGTH({q}), ':', {q})"
-        elif c.kind in (Kind.DECIMAL, Kind.TIMESTAMP):
-            s = f"CAST({q} AS CHAR)"
-            text = f"IF(INSTR({s}, '.'), TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM {s})), {s})"
+        elif c.kind is Kind.TIMESTAMP and c.precision:
+            text = f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({q} AS CHAR)))"
         else:
             text = f"CAST({q} AS CHAR)"
         parts.append(f"COALESCE({text}, 'N')")

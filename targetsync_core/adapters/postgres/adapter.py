@@ -327,10 +327,9 @@ def _row_hash(table: Table) -> str:
 
 def _canonical_hash(table: Table) -> str:
     """A row's hash in the canonical block format (``diff.blocks``): the first 64 bits of
-    the md5 of its canonical text, as int8. Integers, dates and timestamps (``DateStyle``
-    ISO) print canonically as they are; numerics lose their trailing zeros with
-    ``trim_scale`` (PostgreSQL 13+); floats (``extra_float_digits`` 1) lose the sign of
-    zero and the ``+`` of an exponent. MariaDB writes numbers below 1e-4 without an
+    the md5 of its canonical text, as int8. Integers, numerics, dates and timestamps
+    (``DateStyle`` ISO) print canonically as they are; floats (``extra_float_digits`` 1)
+    lose the sign of zero and the ``+`` of an exponent. MariaDB writes numbers below 1e-4 without an
     exponent (0.00001 where PostgreSQL writes 1e-05): such rows only read as differing."""
     parts = []
     for c in table.columns:
@@ -339,8 +338,6 @@ def _canonical_hash(table: Table) -> str:
             text = f"length({q})::text || ':' || {q}"
         elif c.kind is Kind.BOOLEAN:
             text = f"{q}::int::text"
-        elif c.kind in (Kind.DECIMAL, Kind.UINT64):
-            text = f"trim_scale({q})::text"
         elif c.kind is Kind.FLOAT64:   # -0 prints as 0, and 1e+20 as 1e20
             text = f"replace(({q} + 0::float8)::text, 'e+', 'e')"
         else:
