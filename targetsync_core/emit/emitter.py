@@ -371,14 +371,14 @@ class Emitter:
             counts.target_rows += found.clean_rows
             if not found.dirty:
                 return iter(())
+            # the rows are read whole here, inside the snapshot; the diff runs after it
             ranges = block_ranges(found.dirty, width)
             if self._by_lines:
                 s, t = src.read_text(ranges), tgt.read_text(ranges)
-            else:
-                rows = src.read_rows(ranges), tgt.read_rows(ranges)
-        if self._by_lines:
-            return diff_lines(pair.source, s.lines, t.lines, s.parse, t.parse, pair.comparer, counts, pair.codec.name)
-        return diff_rows(pair.source, *rows, pair.comparer, counts, pair.codec.name)
+                return diff_lines(pair.source, s.lines, t.lines, s.parse, t.parse, pair.comparer, counts,
+                                  pair.codec.name)
+            return diff_rows(pair.source, src.read_rows(ranges), tgt.read_rows(ranges), pair.comparer, counts,
+                             pair.codec.name)
 
     # -- the run --
     def run(self) -> EmitSummary:
