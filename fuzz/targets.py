@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from targetsync_core import config as C
-from targetsync_core.codec.ckt import Change, TableCodec, read_records
+from targetsync_core.codec.ckt import Change, TableCodec, read_changes, read_records
 from targetsync_core.errors import TargetSyncError
 from targetsync_core.model import skt
 from targetsync_core.model.schema import Column, Table
@@ -78,8 +78,34 @@ def _decode(name: str, data: bytes, decode) -> bool:
     return True
 
 
+def _strictly(path: Path) -> list[tuple]:
+    """What the loader's fast reader must yield, from the strict record decoder."""
+    out = []
+    for lineno, ch in read_records(str(path), CODECS):
+        payload = (ch.row if ch.op == "I" else None if ch.op == "D"
+                   else (tuple(p for p, _ in ch.changed), tuple(v for _, v in ch.changed)))
+        out.append((lineno, ch.op, ch.table, ch.key, payload))
+    return out
+
+
+def _outcome(decode, path: Path) -> str:
+    """The repr of what ``decode`` returned (it tells 1 from True and -0.0 from 0.0, and
+    NaN equals NaN in it), or of the refusal it raised."""
+    try:
+        return repr(decode(path))
+    except TargetSyncError as exc:
+        return f"refused: {exc}"
+
+
 def ckt(data: bytes) -> bool:
-    return _decode("fuzz.ckt", data, lambda path: sum(1 for _ in read_records(str(path), CODECS)))
+    """Decoded strictly and through the loader's fast reader: the two must agree on every
+    value and on every refusal, word for word."""
+    def decode(path: Path) -> None:
+        strict = _outcome(_strictly, path)
+        fast = _outcome(lambda p: list(read_changes(str(p), CODECS)), path)
+        assert fast == strict, f"fast reader differs:\n{fast}\n{strict}"
+        _strictly(path)    # raises the refusal, if any, for _decode to check
+    return _decode("fuzz.ckt", data, decode)
 
 
 def skt_file(data: bytes) -> bool:

@@ -12,14 +12,17 @@ record costs one function call per value.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from operator import call
 from typing import Iterable, Iterator
 
-from targetsync_core.codec.values import NULL, decoder, encoder
+from targetsync_core.codec.values import NULL, decoder, encoder, fast_form
 from targetsync_core.errors import CktFormatError
 from targetsync_core.model.schema import Table
 
 INSERT, UPDATE, DELETE = "I", "U", "D"
+_OPS = frozenset((INSERT, UPDATE, DELETE))
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class TableCodec:
         self.decoders = [decoder(c) for c in table.columns]
         self.keypos = table.key_positions
         self._key_set = frozenset(self.keypos)
+        self._fast: list[FastDecoder | None] = [None, None]   # without and with NULLs
 
     # -- encoding --
     def _enc(self, pos: int, value) -> str:
@@ -111,6 +115,13 @@ class TableCodec:
             return Change(DELETE, self.name, key)
         return Change(UPDATE, self.name, key, changed=self._decode_pairs(fields[nkey:], nkey, where))
 
+    def fast(self, with_nulls: bool) -> "FastDecoder":
+        """The fast decoder of this table for records without / with a NULL field."""
+        fd = self._fast[with_nulls]
+        if fd is None:
+            fd = self._fast[with_nulls] = FastDecoder(self, with_nulls)
+        return fd
+
     def _decode_pairs(self, rest: list[str], nkey: int, where) -> tuple:
         if not rest or len(rest) % 2:
             raise CktFormatError("U record needs one or more offset/value pairs", *where)
@@ -126,6 +137,85 @@ class TableCodec:
             pairs.append((pos, self._dec(pos, rest[i + 1], where, field + 1)))
             last = pos
         return tuple(pairs)
+
+
+_MISSING = object()
+
+
+class FastDecoder:
+    """Decodes the common records of one table at a fraction of the strict cost.
+
+    A record is checked whole against one compiled pattern (per operation; per set of
+    changed columns for U records) built from the columns' fast forms
+    (``values.fast_form``), then its fields are converted by C functions. A record the
+    pattern does not match, or whose conversion raises ValueError, is left to the strict
+    decoder (``TableCodec.decode_fields``), which accepts it or refuses it naming the file,
+    line and field: the fast path never accepts what the strict one refuses, nor decodes
+    a value differently (``tests/unit/test_fast_decode.py`` checks both).
+    """
+
+    def __init__(self, codec: TableCodec, with_nulls: bool):
+        cols = codec.table.columns
+        forms = [fast_form(c, with_nulls and i not in codec._key_set) for i, c in enumerate(cols)]
+        self.forms, self.keypos = forms, codec.keypos
+        self._ncol = len(cols)
+        self._key_set = codec._key_set
+        self._keys = "\t".join(f"(?:{forms[p][0]})" for p in self.keypos)
+        self._key_convs = tuple(forms[p][1] for p in self.keypos)
+        self.insert = re.compile("\t".join(f"(?:{p})" for p, _ in forms)).fullmatch
+        self.insert_convs = tuple(c for _, c in forms)
+        self.delete = re.compile(self._keys).fullmatch
+        self._updates: dict[tuple[str, ...], tuple | None] = {}
+
+    def update_plan(self, offsets: tuple[str, ...]):
+        """(match, key converters, offsets, value converters) for U records setting the
+        columns at ``offsets`` (their texts), or None when the texts are not ascending
+        canonical positions of non-key columns (the strict decoder words why)."""
+        plan = self._updates.get(offsets, _MISSING)
+        if plan is _MISSING:
+            plan = self._update_plan(offsets)
+            if len(self._updates) < 1024:
+                self._updates[offsets] = plan
+        return plan
+
+    def _update_plan(self, texts: tuple[str, ...]):
+        positions, last = [], -1
+        for text in texts:
+            if not (text.isascii() and text.isdigit()) or (len(text) > 1 and text[0] == "0"):
+                return None
+            pos = int(text)
+            if pos >= self._ncol or pos <= last or pos in self._key_set:
+                return None
+            positions.append(pos)
+            last = pos
+        if not positions:
+            return None
+        pattern = self._keys + "".join(f"\t{p}\t(?:{self.forms[p][0]})" for p in positions)
+        return (re.compile(pattern).fullmatch, self._key_convs, tuple(positions),
+                tuple(self.forms[p][1] for p in positions))
+
+    def decode(self, op: str, fields: list[str], line: str, start: int, end: int):
+        """``(key, row)`` for I, ``(key, None)`` for D, ``(key, (offsets, values))`` for
+        U, from the ``fields`` of ``line[start:end]``; None to leave it to the strict
+        decoder."""
+        try:
+            if op == INSERT:
+                if self.insert(line, start, end) is None:
+                    return None
+                row = tuple(map(call, self.insert_convs, fields))
+                return tuple([row[p] for p in self.keypos]), row
+            nkey = len(self.keypos)
+            if op == DELETE:
+                if self.delete(line, start, end) is None:
+                    return None
+                return tuple(map(call, self._key_convs, fields)), None
+            plan = self.update_plan(tuple(fields[nkey::2]))
+            if plan is None or plan[0](line, start, end) is None:
+                return None
+            key = tuple(map(call, plan[1], fields[:nkey]))
+            return key, (plan[2], tuple(map(call, plan[3], fields[nkey + 1::2])))
+        except ValueError:    # e.g. 2021-02-30: the strict decoder words the refusal
+            return None
 
 
 def split_line(line: str, where: tuple[str, int]) -> tuple[str, str, list[str]]:
@@ -145,13 +235,45 @@ def read_records(path: str, codecs: dict[str, TableCodec]) -> Iterator[tuple[int
     """Yield (line number, change) for every record of a ``.ckt`` file, strictly decoded."""
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
-            where = (str(path), lineno)
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise CktFormatError("line is not UTF-8", *where) from None
-            op, name, fields = split_line(line, where)
-            codec = codecs.get(name)
-            if codec is None:
-                raise CktFormatError(f"table {name[:80]!r} is not in the schema file", *where, 2)
-            yield lineno, codec.decode_fields(op, fields, where)
+            yield lineno, _decode_strictly(_text(raw, path, lineno), codecs, (str(path), lineno))
+
+
+def _text(raw: bytes, path: str, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CktFormatError("line is not UTF-8", str(path), lineno) from None
+
+
+def _decode_strictly(line: str, codecs: dict[str, TableCodec], where: tuple[str, int]) -> Change:
+    op, name, fields = split_line(line, where)
+    codec = codecs.get(name)
+    if codec is None:
+        raise CktFormatError(f"table {name[:80]!r} is not in the schema file", *where, 2)
+    return codec.decode_fields(op, fields, where)
+
+
+def read_changes(path: str, codecs: dict[str, TableCodec]) -> Iterator[tuple[int, str, str, tuple, object]]:
+    """Yield ``(line number, op, table, key, payload)`` for every record of a ``.ckt``
+    file, where payload is the row for I, None for D and ``(offsets, values)`` for U:
+    what :func:`read_records` decodes, through each table's :class:`FastDecoder` where it
+    can (the loader's hot path)."""
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            line = _text(raw, path, lineno)
+            if line.endswith("\t\n"):
+                parts = line[:-2].split("\t")
+                if len(parts) >= 3:
+                    op, name = parts[0], parts[1]
+                    codec = codecs.get(name)
+                    if codec is not None and op in _OPS:
+                        got = codec.fast("\\" in line).decode(op, parts[2:], line, len(op) + len(name) + 2,
+                                                                len(line) - 2)
+                        if got is not None:
+                            yield lineno, op, codec.name, got[0], got[1]
+                            continue
+            ch = _decode_strictly(line, codecs, (str(path), lineno))
+            op = ch.op
+            payload = (ch.row if op == INSERT else None if op == DELETE
+                       else (tuple(p for p, _ in ch.changed), tuple(v for _, v in ch.changed)))
+            yield lineno, op, ch.table, ch.key, payload

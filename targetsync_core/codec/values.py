@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import re
 import uuid
+from functools import partial
 from decimal import Context, Decimal
 from typing import Any, Callable
 
@@ -237,6 +238,68 @@ def decoder(col: Column) -> Decoder:
     if col.kind in INTEGER_RANGES:
         return _int_decoder(col.kind)
     return _DECODERS[col.kind]
+
+
+# ---- fast forms ------------------------------------------------------------------------
+#
+# The loader's fast path (``ckt.FastDecoder``) checks a whole record against one regular
+# expression and converts its fields with C functions, instead of one strict decoder call
+# per field. A fast form is a pattern for a *subset* of the texts the strict decoder
+# accepts, chosen so that the converter returns exactly what the strict decoder returns or
+# raises ValueError (an impossible date): any text outside the subset, or any error, goes
+# to the strict decoder, which decides and words the refusal. Integers are matched only
+# up to lengths that cannot leave their range; hours stop at 23 and seconds at 59, since
+# newer Pythons' ``fromisoformat`` reads more than ``datetime(...)`` accepts.
+
+_F_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+_F_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+#: digits after the leading one that keep each integer kind in range
+_F_INT_DIGITS = {Kind.INT16: 3, Kind.INT32: 8, Kind.INT64: 17, Kind.UINT16: 3, Kind.UINT32: 8, Kind.UINT64: 18}
+_F_B64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+_F_FLOAT = r"NaN|-?Infinity|-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+
+
+def _f_text(s: str) -> str:
+    return binascii.a2b_base64(s).decode("utf-8")
+
+
+def _f_bool(s: str) -> bool:
+    return s == "1"
+
+
+_F_FORMS: dict[Kind, tuple[str, Callable[[str], Any]]] = {
+    Kind.BOOLEAN: ("[01]", _f_bool),
+    Kind.FLOAT32: (_F_FLOAT, float), Kind.FLOAT64: (_F_FLOAT, float),
+    Kind.DATE: (_F_DATE, dt.date.fromisoformat),
+    Kind.TIME: (_F_TIME, dt.time.fromisoformat),
+    Kind.TIMESTAMP: (_F_DATE + " " + _F_TIME, dt.datetime.fromisoformat),
+    Kind.TIMESTAMPTZ: (_F_DATE + " " + _F_TIME + r"\+00:00", dt.datetime.fromisoformat),
+    Kind.UUID: (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", uuid.UUID),
+    **{k: (_F_B64, _f_text) for k in STRING_KINDS},
+    **{k: (_F_B64, binascii.a2b_base64) for k in BINARY_KINDS},
+}
+
+
+def _nullable(convert: Callable[[str], Any], s: str):
+    return None if s == NULL else convert(s)
+
+
+def fast_form(col: Column, allow_null: bool = False) -> tuple[str, Callable[[str], Any]]:
+    """(pattern, converter) of ``col``'s fast form (see above); with ``allow_null`` and a
+    nullable column, NULL too."""
+    if col.kind is Kind.DECIMAL:
+        scale = col.scale
+        pattern = (r"-?[0-9]+(?:\.[0-9]+)?" if scale is None
+                   else r"-?[0-9]+" if scale == 0 else rf"-?[0-9]+\.[0-9]{{{scale}}}")
+        form = (pattern, Decimal)
+    elif col.kind in _F_INT_DIGITS:
+        sign = "" if col.kind.value.startswith("u") else "-?"
+        form = (rf"{sign}(?:0|[1-9][0-9]{{0,{_F_INT_DIGITS[col.kind]}}})", int)
+    else:
+        form = _F_FORMS[col.kind]
+    if allow_null and col.nullable:
+        return rf"\\N|{form[0]}", partial(_nullable, form[1])
+    return form
 
 
 def encode_value(col: Column, value) -> str:

@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 from targetsync_core import faults
 from targetsync_core.adapters.base import Database, LeaseHolder, TableBatch
-from targetsync_core.codec.ckt import DELETE, INSERT, TableCodec, read_records
+from targetsync_core.codec.ckt import DELETE, INSERT, TableCodec, read_changes, read_records
 from targetsync_core.emit import files as F
 from targetsync_core.errors import CktFormatError, OutputError, SchemaMismatch, TargetSyncError
 from targetsync_core.model.schema import Table, check_same_shape
@@ -106,22 +106,22 @@ def read_batches(path: Path, codecs: _Codecs) -> Iterator[list[TableBatch]]:
     last: dict[str, tuple] = {}
     checked = False
     n = 0
-    for lineno, ch in read_records(str(path), codecs):
-        prev = last.get(ch.table)
-        if prev is not None and not prev < ch.key and not checked:
+    for lineno, op, table, key, payload in read_changes(str(path), codecs):
+        prev = last.get(table)
+        if prev is not None and not prev < key and not checked:
             _refuse_repeated_keys(path, codecs)
             checked = True
-        last[ch.table] = ch.key
-        batch = batches.get(ch.table)
+        last[table] = key
+        batch = batches.get(table)
         if batch is None:
-            batch = batches[ch.table] = TableBatch(codecs.get(ch.table).table)
-        if ch.op == INSERT:
-            batch.upserts.append(ch.row)
-        elif ch.op == DELETE:
-            batch.deletes.append(ch.key)
+            batch = batches[table] = TableBatch(codecs.get(table).table)
+        if op == INSERT:
+            batch.upserts.append(payload)
+        elif op == DELETE:
+            batch.deletes.append(key)
         else:
-            offsets = tuple(p for p, _ in ch.changed)
-            batch.updates.setdefault(offsets, []).append((ch.key, tuple(v for _, v in ch.changed)))
+            offsets, values = payload
+            batch.updates.setdefault(offsets, []).append((key, values))
         n += 1
         if n >= CHUNK_RECORDS:
             yield list(batches.values())
