@@ -25,3 +25,16 @@ def test_bench_help_prints():
     r = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--help"], capture_output=True, text=True,
                        timeout=60, cwd=ROOT)
     assert r.returncode == 0 and "--reladiff-repeat" in r.stdout, r.stderr[-2000:]
+
+
+def test_apply_ab_times_each_checkout_in_turn(tmp_path):
+    """bench/apply_ab.py on 10k rows of PostgreSQL → MariaDB, this checkout twice: every
+    apply runs (each from the drifted target) and medians are printed. No timing asserted."""
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "apply_ab.py"), "--checkouts", str(ROOT), str(ROOT),
+                        "--scenario", "pg-maria", "--size", "10k", "--drift", "10", "--rounds", "1",
+                        "--work", str(tmp_path / "work"), "--db-prefix", f"tsab_{uuid.uuid4().hex[:8]}"],
+                       capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    assert len([ln for ln in lines if ln.startswith(f"{ROOT}: ")]) == 2, r.stdout
+    assert len([ln for ln in lines if ln.startswith(f"median {ROOT}: ")]) == 1, r.stdout
