@@ -244,6 +244,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.smoke:
         args.scenarios, args.sizes, args.drifts, args.repeat = "pg-pg", "10k", "1", 1
+    for option, given, known in (("--scenarios", args.scenarios, SCENARIOS), ("--sizes", args.sizes, SIZES)):
+        unknown = [v for v in given.split(",") if v not in known]
+        if unknown:
+            p.error(f"{option}: unknown {', '.join(unknown)} (known: {', '.join(known)})")
     rows = []
     for scenario in args.scenarios.split(","):
         for size in args.sizes.split(","):

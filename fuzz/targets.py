@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
 from targetsync_core import config as C
+from targetsync_core.adapters.postgres import copytext
+from targetsync_core.adapters.postgres.adapter import copy_fields
 from targetsync_core.codec.ckt import Change, TableCodec, read_changes, read_records
 from targetsync_core.errors import TargetSyncError
 from targetsync_core.model import skt
 from targetsync_core.model.schema import Column, Table
-from targetsync_core.model.types import Kind
+from targetsync_core.model.types import BINARY_KINDS, INTEGER_RANGES, STRING_KINDS, Kind
 
 _DIR = Path(tempfile.mkdtemp(prefix="targetsync-fuzz-"))
 
@@ -84,7 +87,7 @@ def _strictly(path: Path) -> list[tuple]:
     for lineno, ch in read_records(str(path), CODECS):
         payload = (ch.row if ch.op == "I" else None if ch.op == "D"
                    else (tuple(p for p, _ in ch.changed), tuple(v for _, v in ch.changed)))
-        out.append((lineno, ch.op, ch.table, ch.key, payload))
+        out.append((lineno, ch.op, ch.table, ch.key, payload, None))
     return out
 
 
@@ -98,14 +101,83 @@ def _outcome(decode, path: Path) -> str:
 
 
 def ckt(data: bytes) -> bool:
-    """Decoded strictly and through the loader's fast reader: the two must agree on every
-    value and on every refusal, word for word."""
+    """Decoded strictly, through the loader's fast reader, and through the fast reader
+    staging PostgreSQL COPY text (its lines read back as PostgreSQL reads them): all
+    three must agree on every value and on every refusal, word for word."""
     def decode(path: Path) -> None:
         strict = _outcome(_strictly, path)
         fast = _outcome(lambda p: list(read_changes(str(p), CODECS)), path)
         assert fast == strict, f"fast reader differs:\n{fast}\n{strict}"
+        staged = _outcome(_read_back, path)
+        assert staged == strict, f"staging reader differs:\n{staged}\n{strict}"
         _strictly(path)    # raises the refusal, if any, for _decode to check
     return _decode("fuzz.ckt", data, decode)
+
+
+STAGED = TableCodec(TABLE)
+STAGED.stage(copytext.renderers(TABLE.columns))
+
+
+def _read_back(path: Path) -> list[tuple]:
+    """What the staging reader yields, each staged body read back as PostgreSQL would
+    (``read_copy_body``) and put in the strict decoder's form."""
+    out = []
+    for lineno, op, table, key, payload, body in read_changes(str(path), {STAGED.name: STAGED}):
+        if body is not None:
+            row = read_copy_body(TABLE, body)
+            assert tuple(row[p] for p in TABLE.key_positions) == key, (body, key)
+            set_ = set(TABLE.key_positions) | set(range(len(row)) if op == "I" else payload or ())
+            assert all(row[p] is None for p in range(len(row)) if p not in set_), body
+            payload = row if op == "I" else None if op == "D" else (payload, tuple(row[p] for p in payload))
+        out.append((lineno, op, table, key, payload, None))
+    return out
+
+
+def _pg_text(b: bytes) -> str:
+    return b.decode("utf-8")
+
+
+def _pg_float(b: bytes) -> float:
+    assert re.fullmatch(rb"NaN|-?Infinity|-?[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?", b), b
+    return float(b)
+
+
+def _pg_bytea(b: bytes) -> bytes:
+    assert b.startswith(b"\\x"), b
+    return bytes.fromhex(b[2:].decode("ascii"))
+
+
+def _pg_checked(pattern: bytes, convert):
+    def read(b: bytes):
+        assert re.fullmatch(pattern, b), b
+        return convert(b.decode("ascii"))
+    return read
+
+
+_TS = rb"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+#: how PostgreSQL reads a field of each kind's COPY text, modelled strictly enough to
+#: catch a text it would read differently (or refuse)
+_PG_READS = {
+    Kind.BOOLEAN: {b"1": True, b"0": False}.__getitem__,
+    Kind.DECIMAL: _pg_checked(rb"-?[0-9]+(\.[0-9]+)?", Decimal),
+    Kind.FLOAT32: _pg_float, Kind.FLOAT64: _pg_float,
+    Kind.DATE: _pg_checked(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}", dt.date.fromisoformat),
+    Kind.TIME: _pg_checked(rb"[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?", dt.time.fromisoformat),
+    Kind.TIMESTAMP: _pg_checked(_TS, dt.datetime.fromisoformat),
+    Kind.TIMESTAMPTZ: _pg_checked(_TS + rb"\+00:00", dt.datetime.fromisoformat),
+    Kind.UUID: _pg_checked(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", uuid.UUID),
+    **{k: _pg_checked(rb"-?[0-9]+", int) for k in INTEGER_RANGES},
+    **{k: _pg_text for k in STRING_KINDS}, **{k: _pg_bytea for k in BINARY_KINDS},
+}
+
+
+def read_copy_body(table: Table, body: str) -> tuple:
+    """The values of one staged COPY text body (``ckt.StagingDecoder``), read the way
+    PostgreSQL reads them."""
+    assert body.endswith("\n") and "\n" not in body[:-1] and "\r" not in body, repr(body)
+    fields = copy_fields(body[:-1].encode("utf-8"))
+    assert len(fields) == len(table.columns), repr(body)
+    return tuple(None if f is None else _PG_READS[c.kind](f) for c, f in zip(table.columns, fields))
 
 
 def skt_file(data: bytes) -> bool:

@@ -84,16 +84,30 @@ class TableBatch:
 
     ``upserts`` are full rows (I records), ``deletes`` key tuples (D records), and
     ``updates`` maps a tuple of changed column offsets to (key, values) pairs (U records
-    grouped by the columns they set)."""
+    grouped by the columns they set; a group's number is its place in ``updates``).
+
+    For an applier that stages rows as text (:meth:`Applier.text_stage`), records may
+    instead come as ``staged`` lines, ``op TAB group TAB column… NL``: the group ``\\N``
+    for I and D, every column in the target's text with ``\\N`` for those a U or D
+    record does not set. ``staged_ops`` counts them per op; a U line's group is also a key
+    of ``updates``, possibly with no (key, values) pairs."""
 
     table: Table
     upserts: list[tuple] = field(default_factory=list)
     deletes: list[tuple] = field(default_factory=list)
     updates: dict[tuple[int, ...], list[tuple[tuple, tuple]]] = field(default_factory=dict)
+    staged: list[str] = field(default_factory=list)
+    staged_ops: dict[str, int] = field(default_factory=lambda: {"I": 0, "U": 0, "D": 0})
+
+    def count(self, op: str) -> int:
+        """The number of records of ``op`` (I, U or D), staged or not."""
+        own = (len(self.upserts) if op == "I" else len(self.deletes) if op == "D"
+               else sum(map(len, self.updates.values())))
+        return own + self.staged_ops[op]
 
     @property
     def records(self) -> int:
-        return len(self.upserts) + len(self.deletes) + sum(map(len, self.updates.values()))
+        return self.count("I") + self.count("U") + self.count("D")
 
 
 class Applier(abc.ABC):
@@ -119,6 +133,13 @@ class Applier(abc.ABC):
 
         Idempotent in effect: replaying a file leaves the target unchanged. Raises
         LeaseHeld, and applies nothing, if ``holder`` no longer holds the lease."""
+
+    def text_stage(self, table: Table) -> tuple | None:
+        """One function per column of ``table`` from a fast-form ``.ckt`` field text to
+        the text this applier stages (None: the same text), for the loader to hand
+        batches ``staged`` lines (see :class:`TableBatch`, ``ckt.StagingDecoder``); None
+        (the default) to receive Python values only."""
+        return None
 
     @abc.abstractmethod
     def close(self) -> None: ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from operator import call
 from typing import Iterable, Iterator
 
@@ -50,6 +51,15 @@ class TableCodec:
         self.keypos = table.key_positions
         self._key_set = frozenset(self.keypos)
         self._fast: list[FastDecoder | None] = [None, None]   # without and with NULLs
+        self.render: tuple | None = None
+
+    def stage(self, render: tuple | None) -> None:
+        """Have the fast reader give the target's staging text of each record it matches
+        instead of Python values (see :class:`StagingDecoder`); ``render`` holds one
+        function per column, from a fast-form field text to the target's text (None: the
+        same text). None turns staging off."""
+        self.render = render
+        self._fast = [None, None]
 
     # -- encoding --
     def _enc(self, pos: int, value) -> str:
@@ -119,7 +129,8 @@ class TableCodec:
         """The fast decoder of this table for records without / with a NULL field."""
         fd = self._fast[with_nulls]
         if fd is None:
-            fd = self._fast[with_nulls] = FastDecoder(self, with_nulls)
+            fd = self._fast[with_nulls] = (FastDecoder(self, with_nulls) if self.render is None
+                                           else StagingDecoder(self, with_nulls, self.render))
         return fd
 
     def _decode_pairs(self, rest: list[str], nkey: int, where) -> tuple:
@@ -195,27 +206,98 @@ class FastDecoder:
                 tuple(self.forms[p][1] for p in positions))
 
     def decode(self, op: str, fields: list[str], line: str, start: int, end: int):
-        """``(key, row)`` for I, ``(key, None)`` for D, ``(key, (offsets, values))`` for
-        U, from the ``fields`` of ``line[start:end]``; None to leave it to the strict
-        decoder."""
+        """``(key, row, None)`` for I, ``(key, None, None)`` for D and ``(key, (offsets,
+        values), None)`` for U, from the ``fields`` of ``line[start:end]``; None to leave
+        it to the strict decoder."""
         try:
             if op == INSERT:
                 if self.insert(line, start, end) is None:
                     return None
                 row = tuple(map(call, self.insert_convs, fields))
-                return tuple([row[p] for p in self.keypos]), row
+                return tuple([row[p] for p in self.keypos]), row, None
             nkey = len(self.keypos)
             if op == DELETE:
                 if self.delete(line, start, end) is None:
                     return None
-                return tuple(map(call, self._key_convs, fields)), None
+                return tuple(map(call, self._key_convs, fields)), None, None
             plan = self.update_plan(tuple(fields[nkey::2]))
             if plan is None or plan[0](line, start, end) is None:
                 return None
             key = tuple(map(call, plan[1], fields[:nkey]))
-            return key, (plan[2], tuple(map(call, plan[3], fields[nkey + 1::2])))
+            return key, (plan[2], tuple(map(call, plan[3], fields[nkey + 1::2]))), None
         except ValueError:    # e.g. 2021-02-30: the strict decoder words the refusal
             return None
+
+
+class StagingDecoder(FastDecoder):
+    """A :class:`FastDecoder` for a target that stages rows as text (``TableCodec.stage``).
+
+    For a record it matches it returns the record's *staging body*: every column in
+    ``.skt`` order, TAB-separated, ending in a newline, with ``\\N`` for the columns a U
+    or D record does not set, each field written from its ``.ckt`` text by the target's
+    renderer. No Python value is built but the key's (the loader checks keys ascend).
+    A renderer raises ValueError where the fast converter would, so such a record goes to
+    the strict decoder as it would without staging.
+    """
+
+    def __init__(self, codec: TableCodec, with_nulls: bool, render: tuple):
+        super().__init__(codec, with_nulls)
+        cols = codec.table.columns
+        rs = list(render)
+        if with_nulls:   # a nullable column's field may be \N, the same text in the target's form
+            rs = [r if r is None or i in self._key_set or not cols[i].nullable else partial(_nullable_text, r)
+                  for i, r in enumerate(rs)]
+        self._render = rs
+        self._insert_renders = tuple((i, r) for i, r in enumerate(rs) if r is not None)
+        self._delete_form = self._form(list(enumerate(self.keypos)))
+
+    def _form(self, slots: list[tuple[int, int]]) -> tuple[str, tuple]:
+        """(template, ((field index, renderer), …)) of a body setting the columns of
+        ``slots``, pairs (field index, column position), the rest ``\\N``."""
+        cells = [NULL] * self._ncol
+        order = sorted(slots, key=lambda s: s[1])
+        for _, pos in order:
+            cells[pos] = "{}"
+        return "\t".join(cells) + "\n", tuple((fi, self._render[pos]) for fi, pos in order)
+
+    def _update_plan(self, texts: tuple[str, ...]):
+        plan = super()._update_plan(texts)
+        if plan is None:
+            return None
+        nkey = len(self.keypos)
+        slots = list(enumerate(self.keypos)) + [(nkey + 2 * i + 1, p) for i, p in enumerate(plan[2])]
+        return plan[0], plan[1], plan[2], self._form(slots)
+
+    def decode(self, op: str, fields: list[str], line: str, start: int, end: int):
+        """``(key, None, body)`` for I and D, ``(key, offsets, body)`` for U; None to
+        leave the record to the strict decoder."""
+        try:
+            if op == INSERT:
+                if self.insert(line, start, end) is None:
+                    return None
+                key = tuple([conv(fields[p]) for p, conv in zip(self.keypos, self._key_convs)])
+                for i, r in self._insert_renders:
+                    fields[i] = r(fields[i])
+                return key, None, "\t".join(fields) + "\n"
+            nkey = len(self.keypos)
+            if op == DELETE:
+                if self.delete(line, start, end) is None:
+                    return None
+                template, slots = self._delete_form
+                offsets = None
+            else:
+                plan = self.update_plan(tuple(fields[nkey::2]))
+                if plan is None or plan[0](line, start, end) is None:
+                    return None
+                offsets, (template, slots) = plan[2], plan[3]
+            key = tuple(map(call, self._key_convs, fields[:nkey]))
+            return key, offsets, template.format(*[fields[i] if r is None else r(fields[i]) for i, r in slots])
+        except ValueError:
+            return None
+
+
+def _nullable_text(render, s: str) -> str:
+    return s if s == NULL else render(s)
 
 
 def split_line(line: str, where: tuple[str, int]) -> tuple[str, str, list[str]]:
@@ -253,11 +335,13 @@ def _decode_strictly(line: str, codecs: dict[str, TableCodec], where: tuple[str,
     return codec.decode_fields(op, fields, where)
 
 
-def read_changes(path: str, codecs: dict[str, TableCodec]) -> Iterator[tuple[int, str, str, tuple, object]]:
-    """Yield ``(line number, op, table, key, payload)`` for every record of a ``.ckt``
-    file, where payload is the row for I, None for D and ``(offsets, values)`` for U:
-    what :func:`read_records` decodes, through each table's :class:`FastDecoder` where it
-    can (the loader's hot path)."""
+def read_changes(path: str, codecs: dict[str, TableCodec]) -> Iterator[tuple[int, str, str, tuple, object, str | None]]:
+    """Yield ``(line number, op, table, key, payload, body)`` for every record of a
+    ``.ckt`` file: what :func:`read_records` decodes, through each table's
+    :class:`FastDecoder` where it can (the loader's hot path). With ``body`` None, payload
+    is the row for I, None for D and ``(offsets, values)`` for U. A table that stages
+    (``TableCodec.stage``) gives the staging ``body`` of the records its fast reader
+    matches instead, with payload None for I and D and the offsets for U."""
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             line = _text(raw, path, lineno)
@@ -270,10 +354,10 @@ def read_changes(path: str, codecs: dict[str, TableCodec]) -> Iterator[tuple[int
                         got = codec.fast("\\" in line).decode(op, parts[2:], line, len(op) + len(name) + 2,
                                                                 len(line) - 2)
                         if got is not None:
-                            yield lineno, op, codec.name, got[0], got[1]
+                            yield (lineno, op, codec.name) + got
                             continue
             ch = _decode_strictly(line, codecs, (str(path), lineno))
             op = ch.op
             payload = (ch.row if op == INSERT else None if op == DELETE
                        else (tuple(p for p, _ in ch.changed), tuple(v for _, v in ch.changed)))
-            yield lineno, op, ch.table, ch.key, payload
+            yield lineno, op, ch.table, ch.key, payload, None

@@ -9,6 +9,10 @@ then is the file moved to the done directory. A crash before the commit re-appli
 whole file later (nothing of it was committed); a crash after it finds the record and
 only moves the file.
 
+A target whose applier stages rows as text (``Applier.text_stage``; PostgreSQL's COPY)
+gets the records the fast reader matches as ready lines of that text instead of Python
+values (``ckt.StagingDecoder``), written in the decoding thread.
+
 Records name target-side tables. The apply config has no ``schemaRename``, so a name that
 is not in the ``.skt`` as written is matched to the ``.skt`` table with the same table
 name (the emitter renamed its schema); an ambiguous match is refused.
@@ -30,7 +34,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 from targetsync_core import faults
 from targetsync_core.adapters.base import Database, LeaseHolder, TableBatch
-from targetsync_core.codec.ckt import DELETE, INSERT, TableCodec, read_changes, read_records
+from targetsync_core.codec.ckt import DELETE, INSERT, UPDATE, TableCodec, read_changes, read_records
 from targetsync_core.emit import files as F
 from targetsync_core.errors import CktFormatError, OutputError, SchemaMismatch, TargetSyncError
 from targetsync_core.model.schema import Table, check_same_shape
@@ -66,6 +70,8 @@ class _Codecs:
             self.by_name.setdefault(t.name, []).append(t)
         self.target = target
         self.codecs: dict[str, TableCodec] = {}
+        #: the applier's Applier.text_stage, once it is open
+        self.text_stage: Callable[[Table], tuple | None] = lambda table: None
 
     def get(self, name: str) -> TableCodec | None:
         codec = self.codecs.get(name)
@@ -78,6 +84,7 @@ class _Codecs:
                 raise SchemaMismatch(f"target table {table.qualified} not found")
             check_same_shape(table, live, "target", self.target.stored_as)
             codec = self.codecs[name] = TableCodec(table, name)
+            codec.stage(self.text_stage(table))
         return codec
 
     def _resolve(self, name: str) -> Table | None:
@@ -103,10 +110,11 @@ def read_batches(path: Path, codecs: _Codecs) -> Iterator[list[TableBatch]]:
     which proves no key repeats without remembering any; a file out of that order is
     checked once in full, remembering every key."""
     batches: dict[str, TableBatch] = {}
+    groups: dict[str, dict[tuple, int]] = {}   # per table: U offsets → group number
     last: dict[str, tuple] = {}
     checked = False
     n = 0
-    for lineno, op, table, key, payload in read_changes(str(path), codecs):
+    for lineno, op, table, key, payload, body in read_changes(str(path), codecs):
         prev = last.get(table)
         if prev is not None and not prev < key and not checked:
             _refuse_repeated_keys(path, codecs)
@@ -115,19 +123,38 @@ def read_batches(path: Path, codecs: _Codecs) -> Iterator[list[TableBatch]]:
         batch = batches.get(table)
         if batch is None:
             batch = batches[table] = TableBatch(codecs.get(table).table)
-        if op == INSERT:
+            groups[table] = {}
+        if body is not None:   # the target's staging text (TableBatch.staged)
+            if op == UPDATE:
+                grp = _group(batch, groups[table], payload)
+                batch.staged.append(f"U\t{grp}\t{body}")
+            else:
+                batch.staged.append(("I\t\\N\t" if op == INSERT else "D\t\\N\t") + body)
+            batch.staged_ops[op] += 1
+        elif op == INSERT:
             batch.upserts.append(payload)
         elif op == DELETE:
             batch.deletes.append(key)
         else:
             offsets, values = payload
-            batch.updates.setdefault(offsets, []).append((key, values))
+            _group(batch, groups[table], offsets)
+            batch.updates[offsets].append((key, values))
         n += 1
         if n >= CHUNK_RECORDS:
             yield list(batches.values())
             batches, n = {}, 0
     if batches:
         yield list(batches.values())
+
+
+def _group(batch: TableBatch, groups: dict[tuple, int], offsets: tuple) -> int:
+    """The number of the group of U records setting ``offsets`` (its place in
+    ``batch.updates``), adding the group if it is new."""
+    grp = groups.get(offsets)
+    if grp is None:
+        grp = groups[offsets] = len(batch.updates)
+        batch.updates[offsets] = []
+    return grp
 
 
 T = TypeVar("T")
@@ -215,6 +242,7 @@ class Loader:
         t0 = time.monotonic()
         self.s.done_dir.mkdir(parents=True, exist_ok=True)
         applier = self.target.open_applier()
+        self.codecs.text_stage = applier.text_stage
         try:
             applier.acquire_lease(self.holder, self.s.lease_ttl)
             try:
@@ -300,9 +328,9 @@ class Loader:
             for chunk in ahead(read_batches(path, self.codecs)):
                 for b in chunk:
                     c = tally.setdefault(b.table.qualified, Counter())
-                    c["inserts"] += len(b.upserts)
-                    c["deletes"] += len(b.deletes)
-                    c["updates"] += sum(map(len, b.updates.values()))
+                    c["inserts"] += b.count(INSERT)
+                    c["deletes"] += b.count(DELETE)
+                    c["updates"] += b.count(UPDATE)
                     yield b
         batches = counted()
         try:

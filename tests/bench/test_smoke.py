@@ -27,6 +27,14 @@ def test_bench_help_prints():
     assert r.returncode == 0 and "--reladiff-repeat" in r.stdout, r.stderr[-2000:]
 
 
+def test_an_unknown_scenario_is_refused_in_one_line():
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--scenarios", "pg-pg,pg-mariadb"],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.splitlines()[-1].endswith("--scenarios: unknown pg-mariadb (known: pg-pg, pg-maria, maria-pg, "
+                                               "sqlite-sqlite)"), r.stderr
+
+
 def test_apply_ab_times_each_checkout_in_turn(tmp_path):
     """bench/apply_ab.py on 10k rows of PostgreSQL → MariaDB, this checkout twice: every
     apply runs (each from the drifted target) and medians are printed. No timing asserted."""

@@ -27,7 +27,7 @@ WIDE_VALUES = [STRATEGIES[k] for k in KINDS]
 def strict_tuple(ch: Change) -> tuple:
     payload = (ch.row if ch.op == "I" else None if ch.op == "D"
                else (tuple(p for p, _ in ch.changed), tuple(v for _, v in ch.changed)))
-    return ch.op, ch.table, ch.key, payload
+    return ch.op, ch.table, ch.key, payload, None
 
 
 def fast_decode(codec: TableCodec, line: str):
@@ -50,19 +50,27 @@ def both(tmp_path, text: str, codecs: dict) -> tuple[str, str]:
     return strict, fast
 
 
+#: rows of WIDE, and sets of columns a U record changes
+WIDE_ROWS = st.tuples(st.integers(-2**63, 2**63 - 1), *(st.none() | s for s in WIDE_VALUES),
+                      st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2,
+                                              min_value=-10**9, max_value=10**9),
+                      st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=4,
+                                              min_value=-10**9, max_value=10**9))
+CHANGED = st.sets(st.integers(1, len(WIDE.columns) - 1), min_size=1)
+
+
+def wide_lines(row: tuple, changed: set) -> list[str]:
+    """The I, D and U (setting ``changed``) records of a WIDE row."""
+    c = WIDE_CODEC
+    return [c.encode(Change("I", c.name, (row[0],), row=row)), c.encode(Change("D", c.name, (row[0],))),
+            c.encode(Change("U", c.name, (row[0],), changed=tuple((p, row[p]) for p in sorted(changed))))]
+
+
 @settings(max_examples=300)
-@given(row=st.tuples(st.integers(-2**63, 2**63 - 1), *(st.none() | s for s in WIDE_VALUES),
-                     st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2,
-                                             min_value=-10**9, max_value=10**9),
-                     st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=4,
-                                             min_value=-10**9, max_value=10**9)),
-       changed=st.sets(st.integers(1, len(WIDE.columns) - 1), min_size=1))
+@given(row=WIDE_ROWS, changed=CHANGED)
 def test_every_kind_decodes_as_strictly(row, changed):
     c = WIDE_CODEC
-    offsets = sorted(changed)
-    for change in (Change("I", c.name, (row[0],), row=row), Change("D", c.name, (row[0],)),
-                   Change("U", c.name, (row[0],), changed=tuple((p, row[p]) for p in offsets))):
-        line = c.encode(change)
+    for line in wide_lines(row, changed):
         op, name, *fields = line[:-2].split("\t")
         strict = strict_tuple(c.decode_fields(op, fields, ("f", 1)))
         got = fast_decode(c, line)
@@ -101,7 +109,8 @@ ONE = {k: Table("s", "one", (Column("id", Kind.INT32, False),
        for k in Kind}
 
 
-@pytest.mark.parametrize("kind,text,path", [
+#: (kind, text, how it is read): fast, strict, or refused
+EDGES = [
     (Kind.INT16, "9999", "fast"), (Kind.INT16, "32767", "strict"), (Kind.INT16, "32768", "refused"),
     (Kind.INT16, "-32768", "strict"), (Kind.UINT16, "65535", "strict"), (Kind.UINT32, "-0", "strict"),
     (Kind.INT64, "-9223372036854775808", "strict"), (Kind.INT64, "9223372036854775808", "refused"),
@@ -115,7 +124,10 @@ ONE = {k: Table("s", "one", (Column("id", Kind.INT32, False),
     (Kind.BLOB, "/w==", "fast"), (Kind.FLOAT64, "1e400", "fast"), (Kind.FLOAT64, "inf", "refused"),
     (Kind.FLOAT64, "-0", "fast"), (Kind.BOOLEAN, "2", "refused"), (Kind.UUID, "0" * 32, "refused"),
     (Kind.TEXT, "\\N", "fast"),
-])
+]
+
+
+@pytest.mark.parametrize("kind,text,path", EDGES)
 def test_edges_go_to_the_strict_decoder(tmp_path, kind, text, path):
     codec = TableCodec(ONE[kind])
     line = f"I\ts.one\t1\t{text}\t\n"
@@ -138,5 +150,5 @@ def test_edges_go_to_the_strict_decoder(tmp_path, kind, text, path):
 def test_malformed_records_are_refused_alike(tmp_path, line):
     codec = TableCodec(ONE[Kind.TEXT])
     strict, fast = both(tmp_path, "D\ts.one\t0\t\n" + line, {"s.one": codec})
-    assert strict.startswith("refused") and f"0.ckt:2" in strict
+    assert strict.startswith("refused") and "0.ckt:2" in strict
     assert fast == strict

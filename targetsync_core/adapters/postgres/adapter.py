@@ -28,6 +28,7 @@ from targetsync_core.adapters import sqla
 from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
 from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
+from targetsync_core.adapters.postgres import copytext
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.blocks import CANONICAL, canonical
 from targetsync_core.diff.merge import split_lines
@@ -52,6 +53,7 @@ READ_TYPE = {
 #: kinds psycopg already returns as the canonical Python value (with json read as text)
 IDENTITY = frozenset(Kind) - {Kind.UINT64, Kind.FLOAT32}
 STREAM_ROWS = 10_000   # rows a chunk when streaming a window (libpq chunked mode)
+COPY_LINES = 2_000     # staged COPY text lines joined into one write
 
 #: how a canonical kind is stored here when it has no exact PostgreSQL type
 STORED_AS = {Kind.UINT16: Kind.INT32, Kind.UINT32: Kind.INT64, Kind.UINT64: Kind.DECIMAL,
@@ -423,6 +425,9 @@ class PostgresApplier(SqlApplier):
         import psycopg
         return apply_error(self.db, exc, batch, psycopg.Error)
 
+    def text_stage(self, table: Table) -> tuple:
+        return copytext.renderers(table.columns)
+
     def _shadow(self, t: Table) -> str:
         name = self._shadows.get(t.qualified)
         if name is None:
@@ -441,14 +446,17 @@ class PostgresApplier(SqlApplier):
         names = [quote_ident(c.name) for c in t.columns]
         with self.conn.cursor() as cur:
             with cur.copy(f"COPY {shadow} (__op, __grp, {', '.join(names)}) FROM STDIN") as copy:
+                staged = batch.staged
+                for i in range(0, len(staged), COPY_LINES):   # already COPY text (copytext)
+                    copy.write("".join(staged[i:i + COPY_LINES]))
                 for row in shadow_rows(batch):
                     copy.write_row(row)
         target = qualified(t)
         keys = [quote_ident(c.name) for c in t.key_columns]
         match = " AND ".join(f"{target}.{k} = w.{k}" for k in keys)
-        if batch.deletes:
+        if batch.count("D"):
             self.sql(f"DELETE FROM {target} USING {shadow} AS w WHERE w.__op = 'D' AND {match}")
-        if batch.upserts:
+        if batch.count("I"):
             rest = [n for n, c in zip(names, t.columns) if c.name not in t.primary_key]
             action = ("DO UPDATE SET " + ", ".join(f"{n} = EXCLUDED.{n}" for n in rest)) if rest else "DO NOTHING"
             self.sql(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {shadow} "
