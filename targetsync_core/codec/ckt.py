@@ -244,29 +244,44 @@ class StagingDecoder(FastDecoder):
         super().__init__(codec, with_nulls)
         cols = codec.table.columns
         rs = list(render)
-        if with_nulls:   # a nullable column's field may be \N, the same text in the target's form
+        if with_nulls:   # a nullable column's field may be \\N, the same text in the target's form
             rs = [r if r is None or i in self._key_set or not cols[i].nullable else partial(_nullable_text, r)
                   for i, r in enumerate(rs)]
         self._render = rs
-        self._insert_renders = tuple((i, r) for i, r in enumerate(rs) if r is not None)
-        self._delete_form = self._form(list(enumerate(self.keypos)))
+        keyed = list(enumerate(self.keypos))   # (field index, column position) of D and U records
+        self._insert_body = self._compile([(p, p) for p in range(self._ncol)], [(p, p) for p in self.keypos])
+        self._delete_body = self._compile(keyed, keyed)
 
-    def _form(self, slots: list[tuple[int, int]]) -> tuple[str, tuple]:
-        """(template, ((field index, renderer), …)) of a body setting the columns of
-        ``slots``, pairs (field index, column position), the rest ``\\N``."""
+    def _compile(self, slots: list[tuple[int, int]], keys: list[tuple[int, int]]):
+        """A function from a record's fields to ``(key, body)``, for records setting the
+        columns of ``slots``, pairs (field index, column position), whose key fields are
+        those of ``keys``; the other columns are ``\\N``. It is generated as Python source
+        (as ``dataclasses`` does) from field indexes and the renderers' and converters'
+        names only: one expression, no loop per field."""
         cells = [NULL] * self._ncol
-        order = sorted(slots, key=lambda s: s[1])
-        for _, pos in order:
-            cells[pos] = "{}"
-        return "\t".join(cells) + "\n", tuple((fi, self._render[pos]) for fi, pos in order)
+        args, ns = [], {}
+        for fi, pos in sorted(slots, key=lambda s: s[1]):
+            cells[pos] = "%s"
+            if self._render[pos] is None:
+                args.append(f"f[{fi}]")
+            else:
+                ns[f"r{pos}"] = self._render[pos]
+                args.append(f"r{pos}(f[{fi}])")
+        key = []
+        for j, (fi, pos) in enumerate(keys):
+            ns[f"k{j}"] = self._key_convs[j]
+            key.append(f"k{j}(f[{fi}])")
+        ns["T"] = "\t".join(cells) + "\n"
+        return eval(f"lambda f: (({', '.join(key)},), T % ({', '.join(args)},))", ns)   # noqa: S307
 
     def _update_plan(self, texts: tuple[str, ...]):
         plan = super()._update_plan(texts)
         if plan is None:
             return None
         nkey = len(self.keypos)
-        slots = list(enumerate(self.keypos)) + [(nkey + 2 * i + 1, p) for i, p in enumerate(plan[2])]
-        return plan[0], plan[1], plan[2], self._form(slots)
+        keyed = list(enumerate(self.keypos))
+        body = self._compile(keyed + [(nkey + 2 * i + 1, p) for i, p in enumerate(plan[2])], keyed)
+        return plan[0], plan[2], body
 
     def decode(self, op: str, fields: list[str], line: str, start: int, end: int):
         """``(key, None, body)`` for I and D, ``(key, offsets, body)`` for U; None to
@@ -275,23 +290,18 @@ class StagingDecoder(FastDecoder):
             if op == INSERT:
                 if self.insert(line, start, end) is None:
                     return None
-                key = tuple([conv(fields[p]) for p, conv in zip(self.keypos, self._key_convs)])
-                for i, r in self._insert_renders:
-                    fields[i] = r(fields[i])
-                return key, None, "\t".join(fields) + "\n"
-            nkey = len(self.keypos)
+                key, body = self._insert_body(fields)
+                return key, None, body
             if op == DELETE:
                 if self.delete(line, start, end) is None:
                     return None
-                template, slots = self._delete_form
-                offsets = None
-            else:
-                plan = self.update_plan(tuple(fields[nkey::2]))
-                if plan is None or plan[0](line, start, end) is None:
-                    return None
-                offsets, (template, slots) = plan[2], plan[3]
-            key = tuple(map(call, self._key_convs, fields[:nkey]))
-            return key, offsets, template.format(*[fields[i] if r is None else r(fields[i]) for i, r in slots])
+                key, body = self._delete_body(fields)
+                return key, None, body
+            plan = self.update_plan(tuple(fields[len(self.keypos)::2]))
+            if plan is None or plan[0](line, start, end) is None:
+                return None
+            key, body = plan[2](fields)
+            return key, plan[1], body
         except ValueError:
             return None
 
@@ -342,19 +352,27 @@ def read_changes(path: str, codecs: dict[str, TableCodec]) -> Iterator[tuple[int
     is the row for I, None for D and ``(offsets, values)`` for U. A table that stages
     (``TableCodec.stage``) gives the staging ``body`` of the records its fast reader
     matches instead, with payload None for I and D and the offsets for U."""
+    tables: dict[str, tuple] = {}   # table field → (name, decode without NULLs, decode with NULLs)
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
-            line = _text(raw, path, lineno)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise CktFormatError("line is not UTF-8", str(path), lineno) from None
             if line.endswith("\t\n"):
                 parts = line[:-2].split("\t")
                 if len(parts) >= 3:
                     op, name = parts[0], parts[1]
-                    codec = codecs.get(name)
-                    if codec is not None and op in _OPS:
-                        got = codec.fast("\\" in line).decode(op, parts[2:], line, len(op) + len(name) + 2,
-                                                                len(line) - 2)
+                    fast = tables.get(name)
+                    if fast is None:
+                        codec = codecs.get(name)
+                        if codec is not None:
+                            fast = tables[name] = (codec.name, codec.fast(False).decode, codec.fast(True).decode)
+                    if fast is not None and op in _OPS:
+                        got = fast[2 if "\\" in line else 1](op, parts[2:], line, len(op) + len(name) + 2,
+                                                              len(line) - 2)
                         if got is not None:
-                            yield (lineno, op, codec.name) + got
+                            yield (lineno, op, fast[0]) + got
                             continue
             ch = _decode_strictly(line, codecs, (str(path), lineno))
             op = ch.op
