@@ -97,7 +97,7 @@ class ServerDatabase(Database):
             if ok and self.reusable(conn):
                 self._idle.put(conn)
             else:
-                conn.close()
+                discard(conn)
 
     def close(self) -> None:
         while True:
@@ -141,3 +141,13 @@ _PRIVILEGE_CODES = {1142, 1143, 1227}
 def _denied(exc: BaseException) -> bool:
     args = getattr(exc, "args", ())
     return bool(args) and args[0] in _PRIVILEGE_CODES
+
+
+def discard(conn) -> None:
+    """Close a connection that is not handed back, whatever state it is in: closing must
+    never replace the error that ended its use (PyMySQL raises ``Already closed`` on a
+    second close; a connection the server dropped may fail to say goodbye)."""
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - the error that ended the borrow is the one to report
+        pass

@@ -27,7 +27,8 @@ from typing import Iterator
 from targetsync_core import faults
 from targetsync_core.adapters import sqla
 from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch
-from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
+from targetsync_core.adapters.server import (ServerDatabase, apply_error, bounds_sql, discard, first_line,
+                                             keyset_predicate)
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.blocks import CANONICAL, canonical
@@ -230,7 +231,7 @@ class MysqlDatabase(ServerDatabase):
                 try:
                     conn.rollback()
                 except pymysql.Error:
-                    conn.close()  # not reusable: the pool drops it
+                    discard(conn)  # not reusable: the pool drops it
 
     def _stream(self, table: Table, cols: list[Column], sql: str, params) -> Iterator[tuple]:
         import pymysql
