@@ -41,11 +41,6 @@ _SPECIAL = re.compile(r"[\\\t\n\r]").search
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def escape(text: str) -> str:
-    """``text`` as one COPY text field."""
-    return text.translate(_ESCAPES) if _SPECIAL(text) else text
-
-
 def _text(s: str) -> str:
     text = a2b_base64(s).decode("utf-8")
     return text.translate(_ESCAPES) if _SPECIAL(text) else text
