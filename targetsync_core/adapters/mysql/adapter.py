@@ -20,6 +20,7 @@ columns, in the transaction that records the file as applied.
 """
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from operator import call
 from typing import Iterator
@@ -30,6 +31,7 @@ from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch
 from targetsync_core.adapters.server import (ServerDatabase, apply_error, bounds_sql, discard, first_line,
                                              keyset_predicate)
 from targetsync_core.adapters.coerce import converted_rows, row_converter
+from targetsync_core.adapters.mysql import native
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.blocks import CANONICAL, canonical
 from targetsync_core.diff.windows import Window
@@ -44,11 +46,18 @@ APPLIED, LEASE = "_targetsync_applied", "_targetsync_lease"
 #: client/server errors meaning the connection is gone: can't connect, server gone away,
 #: lost during query, connection killed (MariaDB 1927, MySQL 4031 idle timeout)
 LOST_CODES = frozenset({2003, 2006, 2013, 1927, 4031, 1053})
-#: kinds PyMySQL already returns as the canonical Python value
+#: kinds PyMySQL already returns as the canonical Python value (not dates: it returns a
+#: zero date, ``0000-00-00``, as a string, which must be refused)
 IDENTITY = frozenset({Kind.INT16, Kind.INT32, Kind.INT64, Kind.UINT16, Kind.UINT32, Kind.UINT64, Kind.DECIMAL,
                       Kind.FLOAT64, Kind.CHAR, Kind.VARCHAR, Kind.TEXT, Kind.JSON, Kind.BINARY, Kind.VARBINARY,
-                      Kind.BLOB, Kind.DATE, Kind.TIMESTAMP})
+                      Kind.BLOB})
+#: what the C extension returns canonically (``native``): dates and timestamps are read as
+#: text there (it gives None for a zero date), JSON is checked to be text
+NATIVE_IDENTITY = IDENTITY - {Kind.JSON}
+#: …and parsed from that text straight away (a TIMESTAMPTZ is UTC text: ``to_timestamptz``)
+NATIVE_TEXT = {Kind.DATE: dt.date.fromisoformat, Kind.TIMESTAMP: dt.datetime.fromisoformat}
 MAX_KEY_CHARS = 768          # 768 × 4 bytes = InnoDB's 3072-byte key limit
+INIT = "SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES,NO_BACKSLASH_ESCAPES')"
 
 
 def _unescaped(table: Table) -> Table:
@@ -89,7 +98,7 @@ class MysqlDatabase(ServerDatabase):
 
     def __init__(self, dsn: Dsn, type_name: str = "mysql"):
         super().__init__(dsn, type_name)
-        self._collations: dict[str, dict[str, str]] = {}
+        self._columns: dict[str, dict[str, tuple[str, str]]] = {}
         self._exact_doubles: bool | None = None
 
     @classmethod
@@ -104,11 +113,28 @@ class MysqlDatabase(ServerDatabase):
         try:
             return _connection_class()(host=d.host or "localhost", port=d.port or 3306, user=d.username,
                                    password=d.password or "", database=d.database or None, charset="utf8mb4",
-                                   autocommit=autocommit, connect_timeout=10,
-                                   init_command="SET time_zone = '+00:00', sql_mode = CONCAT(@@sql_mode, "
-                                                "',STRICT_ALL_TABLES,NO_BACKSLASH_ESCAPES')")
+                                   autocommit=autocommit, connect_timeout=10, init_command=INIT)
         except pymysql.Error as exc:
             raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
+
+    def connect_reader(self):
+        """A new autocommit connection for reading rows: through the C extension when it
+        loads (``native``), else PyMySQL's. Never pooled: the two kinds differ."""
+        import pymysql
+        module = native.load()
+        if module is None:
+            return self.connect()
+        d = self.dsn
+        try:
+            return native.NativeConnection(*module, host=d.host or "localhost", port=d.port or 3306,
+                                           user=d.username, password=d.password or "", database=d.database,
+                                           init=INIT)
+        except pymysql.Error as exc:
+            raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
+
+    def reads_natively(self) -> bool:
+        """Whether rows are read through the C extension (``connect_reader``)."""
+        return native.load() is not None
 
     def lost(self, exc: BaseException) -> bool:
         import pymysql
@@ -135,14 +161,36 @@ class MysqlDatabase(ServerDatabase):
                      else c for c in table.columns)
         return replace(table, columns=cols)
 
-    def collations(self, table: Table) -> dict[str, str]:
+    def _column_info(self, table: Table) -> dict[str, tuple[str, str]]:
+        """Each live column's (collation, data type), from one query, cached."""
         key = table.qualified
-        if key not in self._collations:
+        if key not in self._columns:
             with self.borrow() as conn, conn.cursor() as cur:
-                cur.execute("SELECT COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+                cur.execute("SELECT COLUMN_NAME, COLLATION_NAME, DATA_TYPE FROM information_schema.COLUMNS "
                             "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (table.schema, table.name))
-                self._collations[key] = {r[0]: (r[1] or "") for r in cur.fetchall()}
-        return self._collations[key]
+                self._columns[key] = {r[0]: (r[1] or "", (r[2] or "").lower()) for r in cur.fetchall()}
+        return self._columns[key]
+
+    def collations(self, table: Table) -> dict[str, str]:
+        return {name: coll for name, (coll, _) in self._column_info(table).items()}
+
+    def select_list(self, table: Table, cols, natively: bool) -> str:
+        """The SELECT list reading ``cols``. FLOAT is read as DOUBLE (the text protocol
+        prints it with 6 digits). Read through the C extension (``natively``), dates and
+        timestamps are read as text (it gives None for a zero date, which must stay a
+        refusal) and so are SET columns (it gives a Python set, losing their order)."""
+        info = self._column_info(table) if natively else {}
+        out = []
+        for c in cols:
+            q = quote_ident(c.name)
+            if c.kind is Kind.FLOAT32:
+                out.append(f"CAST({q} AS DOUBLE)")
+            elif natively and (c.kind in (Kind.DATE, Kind.TIMESTAMP, Kind.TIMESTAMPTZ)
+                               or info.get(c.name, ("", ""))[1] == "set"):
+                out.append(f"CAST({q} AS CHAR) AS {q}")
+            else:
+                out.append(q)
+        return ", ".join(out)
 
     def key_folding(self, table: Table) -> dict[str, str]:
         out = {}
@@ -178,20 +226,21 @@ class MysqlDatabase(ServerDatabase):
     def read_keys(self, table: Table) -> Iterator[tuple]:
         cols = list(table.key_columns)
         order = ", ".join(self._key_expr(table, c) for c in cols)
-        sql = f"SELECT {', '.join(quote_ident(c.name) for c in cols)} FROM {qualified(table)} ORDER BY {order}"
+        sql = f"SELECT {self.select_list(table, cols, self.reads_natively())} FROM {qualified(table)} ORDER BY {order}"
         yield from self._stream(table, cols, sql, None)
 
     def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
         cols = list(table.key_columns)
         names = ", ".join(quote_ident(c.name) for c in cols)
         order = ", ".join(self._key_expr(table, c) for c in cols)
-        sql = bounds_sql(names, names, order, qualified(table), "MOD(ts_rn - 1, %s) = 0")
+        sql = bounds_sql(names, self.select_list(table, cols, self.reads_natively()), order, qualified(table),
+                         "MOD(ts_rn - 1, %s) = 0")
         return list(self._stream(table, cols, sql, (window_size,)))
 
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         where, params = self._window_predicate(table, window)
         order = ", ".join(self._key_expr(table, c) for c in table.key_columns)
-        sql = f"SELECT {', '.join(_select(c) for c in table.columns)} FROM {qualified(table)}{where} " \
+        sql = f"SELECT {self.select_list(table, table.columns, self.reads_natively())} FROM {qualified(table)}{where} " \
               f"ORDER BY {order}"
         yield from self._stream(table, list(table.columns), sql, params or None)
 
@@ -216,38 +265,39 @@ class MysqlDatabase(ServerDatabase):
     @contextmanager
     def window_blocks(self, table: Table, window: Window, width: int, fmt: str) -> Iterator["MysqlBlocks"]:
         """Block sums and the rows of differing blocks from one REPEATABLE READ snapshot
-        (``START TRANSACTION … WITH CONSISTENT SNAPSHOT``), rolled back at the end."""
+        (``START TRANSACTION … WITH CONSISTENT SNAPSHOT``) on a reading connection of its
+        own (``connect_reader``), closed at the end, which ends the snapshot."""
         import pymysql
-        with self.borrow() as conn:
+        conn = self.connect_reader()
+        try:
             try:
                 with conn.cursor() as cur:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     cur.execute("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT")
             except pymysql.Error as exc:
                 raise self.read_error(exc, table) from None
-            try:
-                yield MysqlBlocks(self, conn, table, window, width)
-            finally:
-                try:
-                    conn.rollback()
-                except pymysql.Error:
-                    discard(conn)  # not reusable: the pool drops it
+            yield MysqlBlocks(self, conn, table, window, width)
+        finally:
+            discard(conn)
 
     def _stream(self, table: Table, cols: list[Column], sql: str, params) -> Iterator[tuple]:
         import pymysql
-        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], IDENTITY)
-        conn = self.connect()  # an unbuffered cursor ties up its connection: never pooled
+        conn = self.connect_reader()  # an unbuffered cursor ties up its connection: never pooled
+        convert = _converter(conn, table, cols)
+        cur, done = conn.cursor(pymysql.cursors.SSCursor), False
         try:
             faults.point("mysql.before_query")
-            with conn.cursor(pymysql.cursors.SSCursor) as cur:
-                cur.execute(sql, params)
-                yield from converted_rows(cur, convert)
+            cur.execute(sql, params)
+            yield from converted_rows(cur, convert)
+            done = True
         except pymysql.Error as exc:
             raise self.read_error(exc, table) from None
         except ValueError as exc:
             raise DataError(f"reading {self.type_name} {exc}") from None
         finally:
-            conn.close()
+            if not done:
+                _abandon(cur)
+            discard(conn)
 
     # -- target contract --
     @classmethod
@@ -351,10 +401,22 @@ def _connection_class():
     return _CONNECTION
 
 
-def _select(col: Column) -> str:
-    # the text protocol prints FLOAT with 6 significant digits; as DOUBLE it is exact
-    q = quote_ident(col.name)
-    return f"CAST({q} AS DOUBLE)" if col.kind is Kind.FLOAT32 else q
+def _abandon(cur) -> None:
+    """Forget the rest of an unbuffered PyMySQL result whose connection is about to be
+    closed (an error, a reader that stopped early): PyMySQL would read it to the end
+    first, or, when the server dropped the connection, raise AttributeError from the
+    closed socket in place of the error that ended the read."""
+    result = getattr(cur, "_result", None)
+    if result is not None:
+        result.unbuffered_active = False
+
+
+def _converter(conn, table: Table, cols: list[Column]):
+    """The row converter for rows read on ``conn`` (C extension or PyMySQL)."""
+    kinds, names = [c.kind for c in cols], [c.name for c in cols]
+    if isinstance(conn, native.NativeConnection):
+        return row_converter(kinds, table.qualified, names, NATIVE_IDENTITY, NATIVE_TEXT)
+    return row_converter(kinds, table.qualified, names, IDENTITY)
 
 
 def _canonical_hash(table: Table) -> str:
@@ -406,10 +468,11 @@ class MysqlBlocks(BlockReader):
         within = f" AND {where.removeprefix(' WHERE ')}" if where else ""
         spans = " OR ".join([f"{self.key} BETWEEN %s AND %s"] * len(ranges))
         cols = list(self.table.columns)
-        rows = self._fetch(f"SELECT {', '.join(_select(c) for c in cols)} FROM {qualified(self.table)} "
+        text = isinstance(self.conn, native.NativeConnection)
+        rows = self._fetch(f"SELECT {self.db.select_list(self.table, cols, text)} FROM {qualified(self.table)} "
                            f"WHERE ({spans}){within} ORDER BY {self.key}",
                            [v for r in ranges for v in r] + params)
-        convert = row_converter([c.kind for c in cols], self.table.qualified, [c.name for c in cols], IDENTITY)
+        convert = _converter(self.conn, self.table, cols)
         try:
             return rows if convert is None else [convert(r) for r in rows]
         except ValueError as exc:
