@@ -240,8 +240,8 @@ class MysqlDatabase(ServerDatabase):
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         where, params = self._window_predicate(table, window)
         order = ", ".join(self._key_expr(table, c) for c in table.key_columns)
-        sql = f"SELECT {self.select_list(table, table.columns, self.reads_natively())} FROM {qualified(table)}{where} " \
-              f"ORDER BY {order}"
+        select = self.select_list(table, table.columns, self.reads_natively())
+        sql = f"SELECT {select} FROM {qualified(table)}{where} ORDER BY {order}"
         yield from self._stream(table, list(table.columns), sql, params or None)
 
     def block_formats(self, table: Table) -> tuple[str, ...]:
