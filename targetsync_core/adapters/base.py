@@ -41,9 +41,10 @@ class WindowText:
     """A window as the database itself renders it: ``lines`` holds one ``\\n``-ended line
     per row, in key order, and ``parse`` turns any of those lines into canonical rows.
 
-    Two databases with the same :attr:`Database.line_format` render equal rows as equal
-    lines, and equal lines only for rows the diff deems equal; the diff relies on that to
-    skip every row whose line the other side also holds without decoding it."""
+    Two databases rendering in one line format (:meth:`Database.line_formats`) render equal
+    lines only for rows the diff deems equal, and equal rows mostly as equal lines; the
+    diff relies on that to skip every row whose line the other side also holds without
+    decoding it."""
 
     lines: bytes
     parse: Callable[[list[bytes]], Iterator[tuple]]
@@ -152,8 +153,8 @@ class Database(abc.ABC):
     capabilities: Capabilities
     #: kind → the kind this database stores it as, where it has no exact type of its own
     stored_as: dict = {}
-    #: how :meth:`read_window_text` renders rows; None where it is not implemented. Pairs
-    #: of databases with the same format compare windows line by line first.
+    #: how :meth:`read_window_text` renders rows of any table in this engine's own way;
+    #: None where it has none (see :meth:`line_formats`)
     line_format: str | None = None
     #: how :meth:`window_checksum` hashes rows; None where it is not implemented. Pairs of
     #: databases with the same format may prove a window unchanged without reading it.
@@ -178,9 +179,16 @@ class Database(abc.ABC):
         """Full rows (``.skt`` column order, canonical values) inside ``window``, ascending
         by key, read from one consistent snapshot."""
 
-    def read_window_text(self, table: Table, window: Window) -> WindowText:
-        """The rows of ``window`` as the database renders them (see :class:`WindowText`),
-        from one snapshot; only adapters that set :attr:`line_format` implement it."""
+    def line_formats(self, table: Table) -> tuple[str, ...]:
+        """How :meth:`read_window_text` can render ``table``'s rows, preferred first: the
+        engine's own :attr:`line_format`, and ``adapters.canonical.LINES`` where other
+        engines render alike. Two databases sharing a format compare windows line by line."""
+        return (self.line_format,) if self.line_format else ()
+
+    def read_window_text(self, table: Table, window: Window, fmt: str | None = None) -> WindowText:
+        """The rows of ``window`` rendered in line format ``fmt`` (one of
+        :meth:`line_formats`; None: :attr:`line_format`), see :class:`WindowText`, from
+        one snapshot."""
         raise NotImplementedError
 
     def window_checksum(self, table: Table, window: Window) -> tuple | None:

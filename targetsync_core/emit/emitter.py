@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from targetsync_core.adapters.base import Database
+from targetsync_core.adapters.canonical import LINES
 from targetsync_core.codec.ckt import TableCodec
 from targetsync_core.diff.blocks import blockable, block_ranges, block_widths, common_format, compare_blocks
 from targetsync_core.diff.compare import RowComparer
@@ -192,19 +193,26 @@ class Emitter:
         self._done_before = False
         self._cancel = threading.Event()
         self._lock = None   # the emit directory's lock, from prepare() to the end of run()
-        #: same rendering on both sides: compare windows line by line before decoding rows
-        self._by_lines = source.line_format is not None and source.line_format == target.line_format
+        #: a line format both sides share: compare windows line by line before decoding rows
+        self._lines: dict[int, str] = {}
+        for p in pairs:
+            fmt = common_format(source.line_formats(p.source), target.line_formats(p.target))
+            if fmt is not None:
+                self._lines[p.index] = fmt
         #: same row hashing on both sides: probe window checksums where drift looks sparse
         self._probes = ({p.index: ProbePolicy() for p in pairs}
                         if source.checksum_format is not None and source.checksum_format == target.checksum_format
                         else {})
         #: a block format both sides share: where a window differs, find the differing
-        #: blocks and read only those, while that pays (ProbePolicy again)
+        #: blocks and read only those, while that pays (ProbePolicy again). Not where the
+        #: pair shares canonical lines: rendering the rows' text without hashing it in
+        #: both databases, and comparing it here, measured faster at every drift
+        #: (bench/PROFILE.md, round 9).
         self._blocks: dict[int, tuple[ProbePolicy, str]] = {}
         for p in pairs:
             theirs = target.block_formats(p.target) if blockable(p.source) else ()
             fmt = common_format(source.block_formats(p.source), theirs) if theirs else None
-            if fmt is not None:
+            if fmt is not None and self._lines.get(p.index) != LINES:
                 self._blocks[p.index] = (ProbePolicy(), fmt)
         self._widths: dict[int, list[int] | None] = {}
 
@@ -321,9 +329,9 @@ class Emitter:
             changes = iter(())
         elif (blocked := self._by_blocks(pair, window, counts)) is not None:
             changes = blocked
-        elif self._by_lines:
-            src = self.source.read_window_text(pair.source, window)
-            tgt = self.target.read_window_text(pair.target, window)
+        elif (fmt := self._lines.get(pair.index)) is not None:
+            src = self.source.read_window_text(pair.source, window, fmt)
+            tgt = self.target.read_window_text(pair.target, window, fmt)
             changes = diff_lines(pair.source, src.lines, tgt.lines, src.parse, tgt.parse, pair.comparer, counts,
                                  pair.codec.name)
         else:
@@ -373,7 +381,7 @@ class Emitter:
                 return iter(())
             # the rows are read whole here, inside the snapshot; the diff runs after it
             ranges = block_ranges(found.dirty, width)
-            if self._by_lines:
+            if pair.index in self._lines:   # the engine's own lines: canonical ones use no blocks
                 s, t = src.read_text(ranges), tgt.read_text(ranges)
                 return diff_lines(pair.source, s.lines, t.lines, s.parse, t.parse, pair.comparer, counts,
                                   pair.codec.name)

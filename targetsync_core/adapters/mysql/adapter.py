@@ -7,9 +7,11 @@ database is the schema: table names are ``database.table``, and the metadata tab
 ``time_zone='+00:00'`` and utf8mb4.
 
 String keys are ordered and compared as bytes (``CAST(k AS BINARY)``) unless the column's
-collation already is a NO PAD binary one; reads are one unbuffered SELECT a window. For a
-single integer key, a window may be compared block by block against another engine in the
-canonical block format (``diff.blocks``), inside one consistent-snapshot transaction. MySQL
+collation already is a NO PAD binary one; reads are one unbuffered SELECT a window. A table
+whose every column has a canonical rendering may be read as canonical text lines
+(``adapters.canonical``: one ``SELECT CONCAT(…)`` a window), or, for a single integer
+key, compared block by block in the canonical block format (``diff.blocks``) inside one
+consistent-snapshot transaction. MySQL
 cannot store NaN or ±Infinity: such values are refused naming the table. ``timestamptz``
 is kept as a ``DATETIME`` holding UTC, ``uuid`` as ``CHAR(36)``.
 
@@ -23,11 +25,11 @@ from __future__ import annotations
 import datetime as dt
 from contextlib import contextmanager
 from operator import call
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from targetsync_core import faults
-from targetsync_core.adapters import sqla
-from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch
+from targetsync_core.adapters import canonical as C, sqla
+from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
 from targetsync_core.adapters.server import (ServerDatabase, apply_error, bounds_sql, discard, first_line,
                                              keyset_predicate)
 from targetsync_core.adapters.coerce import converted_rows, row_converter
@@ -161,18 +163,25 @@ class MysqlDatabase(ServerDatabase):
                      else c for c in table.columns)
         return replace(table, columns=cols)
 
-    def _column_info(self, table: Table) -> dict[str, tuple[str, str]]:
-        """Each live column's (collation, data type), from one query, cached."""
+    def _column_info(self, table: Table) -> dict[str, "LiveColumn"]:
+        """Each live column's collation, data type and fractional digits, from one query,
+        cached."""
         key = table.qualified
         if key not in self._columns:
             with self.borrow() as conn, conn.cursor() as cur:
-                cur.execute("SELECT COLUMN_NAME, COLLATION_NAME, DATA_TYPE FROM information_schema.COLUMNS "
-                            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (table.schema, table.name))
-                self._columns[key] = {r[0]: (r[1] or "", (r[2] or "").lower()) for r in cur.fetchall()}
+                cur.execute("SELECT COLUMN_NAME, COLLATION_NAME, DATA_TYPE, DATETIME_PRECISION "
+                            "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                            (table.schema, table.name))
+                self._columns[key] = {r[0]: LiveColumn(r[1] or "", (r[2] or "").lower(), r[3] or 0)
+                                      for r in cur.fetchall()}
         return self._columns[key]
 
     def collations(self, table: Table) -> dict[str, str]:
-        return {name: coll for name, (coll, _) in self._column_info(table).items()}
+        return {name: info.collation for name, info in self._column_info(table).items()}
+
+    def canonical_text(self, table: Table) -> str:
+        """The expression rendering a row of ``table`` as canonical text (``diff.blocks``)."""
+        return _canonical_text(table, {n for n, info in self._column_info(table).items() if info.fraction})
 
     def select_list(self, table: Table, cols, natively: bool) -> str:
         """The SELECT list reading ``cols``. FLOAT is read as DOUBLE (the text protocol
@@ -186,7 +195,7 @@ class MysqlDatabase(ServerDatabase):
             if c.kind is Kind.FLOAT32:
                 out.append(f"CAST({q} AS DOUBLE)")
             elif natively and (c.kind in (Kind.DATE, Kind.TIMESTAMP, Kind.TIMESTAMPTZ)
-                               or info.get(c.name, ("", ""))[1] == "set"):
+                               or c.name in info and info[c.name].data_type == "set"):
                 out.append(f"CAST({q} AS CHAR) AS {q}")
             else:
                 out.append(q)
@@ -244,15 +253,44 @@ class MysqlDatabase(ServerDatabase):
         sql = f"SELECT {select} FROM {qualified(table)}{where} ORDER BY {order}"
         yield from self._stream(table, list(table.columns), sql, params or None)
 
+    def renders_canonically(self, table: Table) -> bool:
+        """Whether this server renders ``table``'s rows as canonical text exactly: every
+        column has a canonical kind, and a DOUBLE column only on servers that print
+        doubles shortest-exact (MariaDB 10.x and MySQL 8 do; a server printing 15 digits
+        would render two doubles alike). Not on SingleStore, where neither the rendering
+        nor the block reader's snapshot is proven."""
+        if not canonical(table) or self.type_name == "singlestore":
+            return False
+        return not any(c.kind is Kind.FLOAT64 for c in table.columns) or self.exact_doubles()
+
     def block_formats(self, table: Table) -> tuple[str, ...]:
-        """The canonical block format, for tables whose columns all render canonically;
-        with a DOUBLE column only on servers that print doubles shortest-exact (MariaDB
-        10.x and MySQL 8 do; a server printing 15 digits would make two doubles hash alike)."""
-        if not canonical(table) or self.type_name == "singlestore":   # snapshots unproven there
-            return ()
-        if any(c.kind is Kind.FLOAT64 for c in table.columns) and not self.exact_doubles():
-            return ()
-        return (CANONICAL,)
+        return (CANONICAL,) if self.renders_canonically(table) else ()
+
+    def line_formats(self, table: Table) -> tuple[str, ...]:
+        return (C.LINES,) if self.renders_canonically(table) else ()
+
+    def read_window_text(self, table: Table, window: Window, fmt: str | None = None) -> WindowText:
+        """The window as canonical text lines (``adapters.canonical``, the only line
+        format here): one SELECT of each row's text on a reading connection of its own."""
+        import pymysql
+        if fmt != C.LINES:
+            raise NotImplementedError(f"{self.type_name} renders no {fmt} lines")
+        where, params = self._window_predicate(table, window)
+        order = ", ".join(self._key_expr(table, c) for c in table.key_columns)
+        sql = f"SELECT {self.canonical_text(table)} FROM {qualified(table)}{where} ORDER BY {order}"
+        conn = self.connect_reader()
+        try:
+            with conn.cursor() as cur:
+                faults.point("mysql.before_query")
+                cur.execute(sql, params or None)
+                texts = [r[0] for r in cur.fetchall()]
+        except pymysql.Error as exc:
+            raise self.read_error(exc, table) from None
+        finally:
+            discard(conn)
+        if texts and not isinstance(texts[0], str):   # a binary string result: never expected
+            texts = [bytes(t).decode("utf-8") for t in texts]
+        return C.window_text(C.lines(texts), table, self.type_name)
 
     def exact_doubles(self) -> bool:
         """Whether this server casts a DOUBLE to the shortest text that reads back exactly."""
@@ -419,25 +457,34 @@ def _converter(conn, table: Table, cols: list[Column]):
     return row_converter(kinds, table.qualified, names, IDENTITY)
 
 
-def _canonical_hash(table: Table) -> str:
-    """A row's hash in the canonical block format (``diff.blocks``): the first 64 bits of
-    the md5 of its canonical text, unsigned. A fractional DATETIME prints every digit of
-    its precision: the trailing zeros (and a bare point) are cut off. (Cut from a
-    DATETIME without a fraction, which the column's declared precision rules out, they
-    would stop at the seconds' colon: still one text per value, merely unlike
-    PostgreSQL's.)"""
+class LiveColumn(NamedTuple):
+    collation: str
+    data_type: str
+    fraction: int     # a temporal type's fractional digits
+
+
+def _canonical_text(table: Table, fractional: set[str]) -> str:
+    """A row's canonical text (``diff.blocks``). A DATETIME with a fraction (a name in
+    ``fractional``, from the live column) prints every digit of its precision: the
+    trailing zeros, and then a bare point, are cut off. (Cut from a DATETIME without a
+    fraction they would eat the seconds' zeros: ``12:30:00`` would print ``12:30:``.)"""
     parts = []
     for c in table.columns:
         q = quote_ident(c.name)
         if c.kind in TEXT_KINDS:
             text = f"CONCAT(CHAR_LENGTH({q}), ':', {q})"
-        elif c.kind is Kind.TIMESTAMP and c.precision:
+        elif c.kind is Kind.TIMESTAMP and c.name in fractional:
             text = f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({q} AS CHAR)))"
         else:
             text = f"CAST({q} AS CHAR)"
         parts.append(f"COALESCE({text}, 'N')")
-    text = ", ',', ".join(parts)
-    return f"CAST(CONV(LEFT(MD5(CONCAT({text})), 16), 16, 10) AS UNSIGNED)"
+    return "CONCAT(" + ", ',', ".join(parts) + ")"
+
+
+def _canonical_hash(text: str) -> str:
+    """A row's hash in the canonical block format: the first 64 bits of the md5 of its
+    canonical ``text``, unsigned."""
+    return f"CAST(CONV(LEFT(MD5({text}), 16), 16, 10) AS UNSIGNED)"
 
 
 class MysqlBlocks(BlockReader):
@@ -459,7 +506,7 @@ class MysqlBlocks(BlockReader):
 
     def sums(self) -> bytes:
         where, params = self.db._window_predicate(self.table, self.window)
-        rows = self._fetch(f"SELECT {self.key} DIV %s, COUNT(*), BIT_XOR({_canonical_hash(self.table)}) "
+        rows = self._fetch(f"SELECT {self.key} DIV %s, COUNT(*), BIT_XOR({_canonical_hash(self.db.canonical_text(self.table))}) "
                            f"FROM {qualified(self.table)}{where} GROUP BY 1", [self.width, *params])
         return "".join(f"{b}\t{n}\t{h:x}\n" for b, n, h in rows).encode()
 

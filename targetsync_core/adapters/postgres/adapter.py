@@ -1,7 +1,8 @@
 """The PostgreSQL adapter (psycopg 3), as source and target; ``tigerdata`` is the same.
 
 DSN: ``postgresql://user:password@host:port/database`` (``postgresql+psycopg://`` too).
-Sessions run with ``TimeZone=UTC``. String keys are ordered and compared with
+Sessions run with ``TimeZone=UTC``, ``DateStyle=ISO`` and ``extra_float_digits=3``
+(doubles print exactly: shortest-exact since version 12, 17 digits before). String keys are ordered and compared with
 ``COLLATE "C"`` (byte order of UTF-8, which is code-point order) whatever the column's
 collation. A window is one statement, so one snapshot: a ``SELECT`` streamed in chunks, or,
 when both sides are PostgreSQL, one ``COPY (SELECT …) TO STDOUT`` whose text lines the
@@ -9,8 +10,10 @@ diff compares before it decodes any row (PostgreSQL renders a value of a type on
 equal lines are equal rows; floats print shortest-exact since version 12). Between two
 PostgreSQL databases a window may first be proved unchanged by its row count and hash
 sum, or, for a single integer key, compared block by block (``diff.blocks``) so that only
-the rows of differing blocks are read; against another engine, blocks are hashed in the
-canonical format when every column has a canonical rendering.
+the rows of differing blocks are read. Against another engine, a table whose every column
+has a canonical rendering is read as canonical text lines (``adapters.canonical``), the
+same COPY with the select list rendering each row's canonical text, or hashed by blocks in
+the canonical format.
 
 Apply stages a file's rows per table with COPY into a session-private TEMP table
 ``<table>_wkm``, then runs ``DELETE … USING``, ``INSERT … ON CONFLICT DO UPDATE`` and one
@@ -19,15 +22,15 @@ as applied (metadata in schema ``_targetsync``).
 """
 from __future__ import annotations
 
-import re
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from targetsync_core.adapters import sqla
+from targetsync_core.adapters import canonical as C, sqla
 from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
 from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
+from targetsync_core.adapters.canonical import unescape
 from targetsync_core.adapters.postgres import copytext
 from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.blocks import CANONICAL, canonical
@@ -60,18 +63,9 @@ STORED_AS = {Kind.UINT16: Kind.INT32, Kind.UINT32: Kind.INT64, Kind.UINT64: Kind
              Kind.BINARY: Kind.BLOB, Kind.VARBINARY: Kind.BLOB}
 
 
-#: COPY text escapes (the only ones ``COPY TO`` writes, plus any other escaped byte)
-_ESCAPE = re.compile(rb"\\(.)", re.S)
-_ESCAPED = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
-
-
-def _unescape(field: bytes) -> bytes:
-    return _ESCAPE.sub(lambda m: _ESCAPED.get(m.group(1), m.group(1)), field)
-
-
 def copy_fields(line: bytes) -> list:
     """One ``COPY … TO STDOUT`` text line as raw field values (None for NULL)."""
-    return [None if f == b"\\N" else _unescape(f) if b"\\" in f else f for f in line.split(b"\t")]
+    return [None if f == b"\\N" else unescape(f) if b"\\" in f else f for f in line.split(b"\t")]
 
 
 def quote_ident(name: str) -> str:
@@ -88,6 +82,8 @@ class PostgresDatabase(ServerDatabase):
     driver = "postgresql+psycopg"
     default_port = 5432
     engine_args = {"options": "-c TimeZone=UTC", "connect_timeout": 10}
+    #: session settings of every connection (canonical text needs ISO dates and exact doubles)
+    session_options = "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3"
     line_format = "postgres-copy-text"
     checksum_format = "postgres-row-hash"
     #: block sums of :func:`_row_hash` (PostgreSQL pairs only)
@@ -110,7 +106,7 @@ class PostgresDatabase(ServerDatabase):
         try:
             return psycopg.connect(host=d.host or None, port=d.port or None, user=d.username or None,
                                    password=d.password or None, dbname=d.database or None, autocommit=autocommit,
-                                   connect_timeout=10, options="-c TimeZone=UTC")
+                                   connect_timeout=10, options=self.session_options)
         except psycopg.Error as exc:
             raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
 
@@ -141,10 +137,28 @@ class PostgresDatabase(ServerDatabase):
         sql = f"SELECT {_select_list(table.columns)} FROM {qualified(table)}{where} ORDER BY {_order_by(table)}"
         yield from self._stream(table, list(table.columns), sql, params)
 
-    def read_window_text(self, table: Table, window: Window) -> WindowText:
+    def line_formats(self, table: Table) -> tuple[str, ...]:
+        return (self.line_format, C.LINES) if canonical(table) else (self.line_format,)
+
+    def read_window_text(self, table: Table, window: Window, fmt: str | None = None) -> WindowText:
         where, params = _window_predicate(table, window)
+        source = f"{qualified(table)}{where} ORDER BY {_order_by(table)}"
         with self.borrow() as conn:
-            return self._copy_text(conn, table, f"{qualified(table)}{where} ORDER BY {_order_by(table)}", params)
+            if fmt == C.LINES:
+                return self._canonical_lines(conn, table, source, params)
+            return self._copy_text(conn, table, source, params)
+
+    def _canonical_lines(self, conn, table: Table, source: str, params: list) -> WindowText:
+        """``COPY (SELECT <canonical text> FROM <source>) TO STDOUT``: one line a row, as
+        ``adapters.canonical`` defines them (COPY's escaping is theirs)."""
+        import psycopg
+        try:
+            with conn.cursor() as cur, cur.copy(f"COPY (SELECT {_canonical_text(table)} FROM {source}) TO STDOUT",
+                                                params) as copy:
+                lines = b"".join(copy)
+        except psycopg.Error as exc:
+            raise self.read_error(exc, table) from None
+        return C.window_text(lines, table, self.type_name)
 
     def _copy_text(self, conn, table: Table, source: str, params: list, alias: str = "") -> WindowText:
         """``COPY (SELECT <columns> FROM <source>) TO STDOUT`` on ``conn``, as lines with
@@ -201,8 +215,8 @@ class PostgresDatabase(ServerDatabase):
         """Block sums are ``bit_xor`` of the rows' hashes (:func:`_row_hash`, or
         :func:`_canonical_hash`; PostgreSQL 14+) grouped by ``key / width``; sums and rows
         come from one REPEATABLE READ transaction, so the rows read are those the sums
-        described. The canonical text needs ISO dates and shortest-exact floats, which
-        the transaction sets whatever the server's defaults."""
+        described. The canonical text needs ISO dates and exact doubles, which every
+        session has (``session_options``)."""
         import psycopg
         with self.borrow() as conn:
             if conn.info.server_version < 140000:
@@ -211,8 +225,7 @@ class PostgresDatabase(ServerDatabase):
             try:
                 # a window's statements are small, but the block read's estimate (a range
                 # join of unknown size) passes jit_above_cost: compiling costs ~10 ms each
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off; "
-                             "SET LOCAL extra_float_digits = 1; SET LOCAL DateStyle = 'ISO, YMD'")
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off")
             except psycopg.Error as exc:
                 raise self.read_error(exc, table) from None
             try:
@@ -327,12 +340,12 @@ def _row_hash(table: Table) -> str:
     return f"hashint8extended({' # '.join(parts)}, 0)"
 
 
-def _canonical_hash(table: Table) -> str:
-    """A row's hash in the canonical block format (``diff.blocks``): the first 64 bits of
-    the md5 of its canonical text, as int8. Integers, numerics, dates and timestamps
-    (``DateStyle`` ISO) print canonically as they are; floats (``extra_float_digits`` 1)
-    lose the sign of zero and the ``+`` of an exponent. MariaDB writes numbers below 1e-4 without an
-    exponent (0.00001 where PostgreSQL writes 1e-05): such rows only read as differing."""
+def _canonical_text(table: Table, signed_zero: bool = True) -> str:
+    """A row's canonical text (``diff.blocks``). Integers, numerics, dates and timestamps
+    (``DateStyle`` ISO) print canonically as they are; doubles (``extra_float_digits`` 3)
+    drop the ``+`` of an exponent, and without ``signed_zero`` the sign of zero. MariaDB
+    writes numbers below 1e-4 without an exponent (0.00001 where PostgreSQL writes 1e-05):
+    such rows only read as differing."""
     parts = []
     for c in table.columns:
         q = quote_ident(c.name)
@@ -340,13 +353,18 @@ def _canonical_hash(table: Table) -> str:
             text = f"length({q})::text || ':' || {q}"
         elif c.kind is Kind.BOOLEAN:
             text = f"{q}::int::text"
-        elif c.kind is Kind.FLOAT64:   # -0 prints as 0, and 1e+20 as 1e20
-            text = f"replace(({q} + 0::float8)::text, 'e+', 'e')"
+        elif c.kind is Kind.FLOAT64:
+            text = f"replace({q}::text, 'e+', 'e')" if signed_zero else f"replace(({q} + 0::float8)::text, 'e+', 'e')"
         else:
             text = f"{q}::text"
         parts.append(f"coalesce({text}, 'N')")
-    text = " || ',' || ".join(parts)
-    return f"('x' || left(md5({text}), 16))::bit(64)::int8"
+    return " || ',' || ".join(parts)
+
+
+def _canonical_hash(table: Table) -> str:
+    """A row's hash in the canonical block format: the first 64 bits of the md5 of its
+    canonical text, as int8; zero hashes without its sign (MariaDB keeps none)."""
+    return f"('x' || left(md5({_canonical_text(table, signed_zero=False)}), 16))::bit(64)::int8"
 
 
 def _key_expr(col: Column) -> str:
