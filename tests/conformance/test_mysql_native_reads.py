@@ -13,7 +13,9 @@ from decimal import Decimal
 
 import pytest
 
+from targetsync_core.adapters.canonical import LINES
 from targetsync_core.adapters.mysql import native
+from targetsync_core.diff.merge import split_lines
 from targetsync_core.diff.windows import Window
 from targetsync_core.errors import ConnectError, DataError
 from targetsync_core.model.types import Kind
@@ -98,6 +100,22 @@ def test_block_sums_and_rows_read_the_same_through_both_drivers(maria, drivers):
     (c_sums, c_rows), (py_sums, py_rows) = drivers(blocks)
     assert c_sums == py_sums and typed(c_rows) == typed(py_rows)
     assert [r[0] for r in c_rows] == [1, 3, 4]
+    db.close()
+
+
+def test_canonical_lines_read_the_same_through_both_drivers(maria, drivers):
+    maria.execute(BLOCKY.format(s=maria.schema) + f"\nUPDATE `{maria.schema}`.`blocky` SET body = "
+                  "CONCAT('a', CHAR(9), 'b,', CHAR(10), '1:c', CHAR(92), CHAR(13)) WHERE id = 3")
+    db = maria.db
+    table = db.reflect(maria.schema, "blocky")
+    whole = Window(0, 0, None, None)
+
+    def lines():
+        text = db.read_window_text(table, whole, LINES)
+        return text.lines, list(text.parse(split_lines(text.lines)))
+    (c_lines, c_rows), (py_lines, py_rows) = drivers(lines)
+    assert c_lines == py_lines and c_lines.count(b"\n") == 4 and b"a\\tb,\\n1:c\\\\\\r" in c_lines
+    assert typed(c_rows) == typed(py_rows) == typed(db.read_window(table, whole))
     db.close()
 
 

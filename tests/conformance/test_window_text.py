@@ -302,3 +302,33 @@ def test_canonical_lines_of_a_datetime_without_fraction_whatever_the_schema_file
         assert text.lines.startswith(b"1,2024-05-06 12:30:00,2024-05-06\n")
         assert list(text.parse(split_lines(text.lines))) == list(db.read_window(t, Window(0, 0, None, None)))
         db.close()
+
+
+def test_canonical_lines_of_a_window_larger_than_the_servers_packet(tmp_path):
+    """MariaDB cuts a ``GROUP_CONCAT`` at ``max_allowed_packet`` bytes, warning; the window
+    is then read row by row and every row comes back. The rows are made so that newlines
+    inside strings make up exactly for the rows cut off: only the warning tells."""
+    with BACKENDS["mariadb"](tmp_path, "big") as side:
+        conn = side._mysql()
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@max_allowed_packet")
+            (packet,), = cur.fetchall()
+        conn.close()
+        body = 1000
+        texts, size = 0, -1
+        while size + len(f"{texts + 1},{body}:") + body + 1 <= packet:   # whole texts before the cut
+            texts += 1
+            size += len(f"{texts},{body}:") + body + 1
+        embedded = 10
+        rows = texts + 1 + embedded      # lines in the cut text: texts + 1 (a part) + embedded
+        side.execute(f"CREATE TABLE `{side.schema}`.`wide` (id INT PRIMARY KEY, body TEXT)")
+        side.execute(f"INSERT INTO `{side.schema}`.`wide` SELECT seq, IF(seq <= {embedded}, "
+                     f"CONCAT(REPEAT('a', 500), CHAR(10), REPEAT('b', {body - 501})), REPEAT(CHAR(97 + seq % 26), "
+                     f"{body})) FROM seq_1_to_{rows}")
+        t = Table(side.schema, "wide", (Column("id", Kind.INT32, False), Column("body", Kind.TEXT)), ("id",))
+        db = side.db
+        text = db.read_window_text(t, Window(0, 0, None, None), LINES)
+        got = list(text.parse(split_lines(text.lines)))
+        assert len(got) == rows and got[-1] == (rows, chr(97 + rows % 26) * body)
+        assert got == list(db.read_window(t, Window(0, 0, None, None)))
+        db.close()

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from targetsync_core.adapters.canonical import lines, parser, unescape
+from targetsync_core.adapters.canonical import joined, lines, parser, unescape
 from targetsync_core.diff.merge import split_lines
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
@@ -77,7 +77,7 @@ def test_lines_parse_back_to_the_rows_rendered():
 
 def test_a_table_without_strings_parses_by_splitting():
     t = Table("s", "n", (Column("id", Kind.INT32, False), Column("f", Kind.FLOAT64), Column("day", Kind.DATE)), ("id",))
-    assert list(parser(t)([b"1,N,2024-02-29", b"-5,1e-05,N"])) == [(1, None, dt.date(2024, 2, 29)), (-5, 1e-05, None)]
+    assert list(parser(t)([b"1,N,2024-02-29", b"-5,1e-05,N"])) == [(-5, 1e-05, None), (1, None, dt.date(2024, 2, 29))]
 
 
 @pytest.mark.parametrize("line,why", [
@@ -94,3 +94,25 @@ def test_malformed_text_is_refused_naming_the_table(line, why):
 def test_a_value_that_does_not_read_back_is_refused_naming_its_column(line, column):
     with pytest.raises(ValueError, match=f"table s.t column {column}:"):
         list(parser(TABLE)([line]))
+
+
+def test_an_aggregated_window_is_taken_only_when_it_cuts_into_its_rows_needing_no_escape():
+    assert joined(0, None) == b""
+    assert joined(2, b"1,a\n2,b") == joined(2, "1,a\n2,b") == b"1,a\n2,b\n"
+    assert joined(1, "日本") == "日本\n".encode()
+    assert joined(2, None) is None                     # the server gave up on the aggregate
+    assert joined(3, b"1,a\n2,b") is None              # rows lost (cut short)
+    assert joined(2, b"1,a\nb\n2,c") is None           # a string held a newline
+    for special in (b"\\", b"\t", b"\r", b"\b", b"\f", b"\v"):
+        assert joined(1, b"1,2:a" + special) is None
+
+
+def test_parsed_rows_come_out_in_key_order_whatever_the_order_of_the_lines():
+    rng = random.Random(4)
+    rows = [random_row(rng, i) for i in range(200)]
+    shuffled = [render(r) for r in rows]
+    rng.shuffle(shuffled)
+    assert [r[0] for r in parser(TABLE)(split_lines(lines(shuffled)))] == list(range(200))
+    t = Table("s", "k", (Column("a", Kind.VARCHAR, False, length=9), Column("b", Kind.INT32, False)), ("b", "a"))
+    got = list(parser(t)([b"1:z,2", b"2:\xc3\xa9a,1", b"1:a,2", b"0:,1"]))
+    assert got == [("", 1), ("éa", 1), ("a", 2), ("z", 2)]

@@ -271,26 +271,34 @@ class MysqlDatabase(ServerDatabase):
 
     def read_window_text(self, table: Table, window: Window, fmt: str | None = None) -> WindowText:
         """The window as canonical text lines (``adapters.canonical``, the only line
-        format here): one SELECT of each row's text on a reading connection of its own."""
+        format here), on a reading connection of its own: one ``GROUP_CONCAT`` of the
+        rows' texts (in no particular order: the parser sorts; at most
+        ``max_allowed_packet`` bytes, the server warning when it cuts one short), or,
+        where that does not do, the texts row by row, escaped here."""
         import pymysql
         if fmt != C.LINES:
             raise NotImplementedError(f"{self.type_name} renders no {fmt} lines")
         where, params = self._window_predicate(table, window)
-        order = ", ".join(self._key_expr(table, c) for c in table.key_columns)
-        sql = f"SELECT {self.canonical_text(table)} FROM {qualified(table)}{where} ORDER BY {order}"
+        text, source = self.canonical_text(table), f"{qualified(table)}{where}"
         conn = self.connect_reader()
         try:
             with conn.cursor() as cur:
                 faults.point("mysql.before_query")
-                cur.execute(sql, params or None)
-                texts = [r[0] for r in cur.fetchall()]
+                cur.execute("SET SESSION group_concat_max_len = @@max_allowed_packet")
+                cur.execute(f"SELECT COUNT(*), GROUP_CONCAT({text} SEPARATOR '\n') FROM {source}", params or None)
+                (count, agg), = cur.fetchall()
+                cur.execute("SELECT @@warning_count")
+                (warnings,), = cur.fetchall()
+                lines = C.joined(count, agg) if not warnings else None
+                if lines is None:
+                    cur.execute(f"SELECT {text} FROM {source}", params or None)
+                    lines = C.lines([r[0] if isinstance(r[0], str) else bytes(r[0]).decode("utf-8")
+                                     for r in cur.fetchall()])
         except pymysql.Error as exc:
             raise self.read_error(exc, table) from None
         finally:
             discard(conn)
-        if texts and not isinstance(texts[0], str):   # a binary string result: never expected
-            texts = [bytes(t).decode("utf-8") for t in texts]
-        return C.window_text(C.lines(texts), table, self.type_name)
+        return C.window_text(lines, table, self.type_name)
 
     def exact_doubles(self) -> bool:
         """Whether this server casts a DOUBLE to the shortest text that reads back exactly."""

@@ -142,20 +142,24 @@ class PostgresDatabase(ServerDatabase):
 
     def read_window_text(self, table: Table, window: Window, fmt: str | None = None) -> WindowText:
         where, params = _window_predicate(table, window)
-        source = f"{qualified(table)}{where} ORDER BY {_order_by(table)}"
         with self.borrow() as conn:
             if fmt == C.LINES:
-                return self._canonical_lines(conn, table, source, params)
-            return self._copy_text(conn, table, source, params)
+                return self._canonical_lines(conn, table, f"{qualified(table)}{where}", params)
+            return self._copy_text(conn, table, f"{qualified(table)}{where} ORDER BY {_order_by(table)}", params)
 
     def _canonical_lines(self, conn, table: Table, source: str, params: list) -> WindowText:
-        """``COPY (SELECT <canonical text> FROM <source>) TO STDOUT``: one line a row, as
-        ``adapters.canonical`` defines them (COPY's escaping is theirs)."""
+        """The window's canonical text lines (``adapters.canonical``) as one value, the
+        texts joined by ``string_agg`` (in no particular order: the parser sorts), or,
+        where a text needs escaping, ``COPY (SELECT <text> …) TO STDOUT``, which escapes."""
         import psycopg
+        text = _canonical_text(table)
         try:
-            with conn.cursor() as cur, cur.copy(f"COPY (SELECT {_canonical_text(table)} FROM {source}) TO STDOUT",
-                                                params) as copy:
-                lines = b"".join(copy)
+            count, agg = conn.execute(f"SELECT count(*), convert_to(string_agg({text}, E'\\n'), 'UTF8') "
+                                      f"FROM {source}", params, binary=True).fetchone()
+            lines = C.joined(count, agg)
+            if lines is None:
+                with conn.cursor() as cur, cur.copy(f"COPY (SELECT {text} FROM {source}) TO STDOUT", params) as copy:
+                    lines = b"".join(copy)
         except psycopg.Error as exc:
             raise self.read_error(exc, table) from None
         return C.window_text(lines, table, self.type_name)
