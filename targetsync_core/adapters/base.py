@@ -39,7 +39,8 @@ class Capabilities:
 @dataclass(frozen=True)
 class WindowText:
     """A window as the database itself renders it: ``lines`` holds one ``\\n``-ended line
-    per row, in key order, and ``parse`` turns any of those lines into canonical rows.
+    per row, in any order, and ``parse`` turns any of those lines into canonical rows (in
+    the order given).
 
     Two databases rendering in one line format (:meth:`Database.line_formats`) render equal
     lines only for rows the diff deems equal, and equal rows mostly as equal lines; the

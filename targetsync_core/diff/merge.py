@@ -100,24 +100,24 @@ def split_lines(blob: bytes) -> list[bytes]:
 
 def diff_lines(table: Table, source: bytes, target: bytes, parse_source, parse_target,
                comparer: RowComparer, counts: Counts | None = None, name: str | None = None) -> Iterator[Change]:
-    """:func:`diff_rows` over two windows rendered as lines (see ``WindowText``).
+    """:func:`diff_rows` over two windows rendered as lines (see ``WindowText``), in any
+    order: one line a row, and a row's line holds its key, so no line repeats.
 
     A line both sides hold is one row both hold unchanged, so only the lines one side
-    lacks are decoded (``parse_*`` turns lines, kept in key order, into rows) and merged.
-    Windows that match byte for byte cost one comparison; drift costs in proportion to
-    the rows it touched."""
+    lacks are decoded (``parse_*`` turns lines into rows), sorted by key (Python's
+    order, the binary order windows are cut in) and merged. Windows that match byte for
+    byte cost one comparison; drift costs in proportion to the rows it touched."""
     counts = counts if counts is not None else Counts()
     if source == target:
         n = source.count(b"\n")
         counts.source_rows += n
         counts.target_rows += n
         return iter(())
-    src, tgt = split_lines(source), split_lines(target)
-    in_tgt = set(tgt)
-    src_only = [line for line in src if line not in in_tgt]
-    in_src = set(src)
-    tgt_only = [line for line in tgt if line not in in_src]
+    src, tgt = set(split_lines(source)), set(split_lines(target))
+    src_only, tgt_only = list(src - tgt), list(tgt - src)
     common = len(src) - len(src_only)
     counts.source_rows += common
     counts.target_rows += common
-    return diff_rows(table, parse_source(src_only), parse_target(tgt_only), comparer, counts, name)
+    key = _key_getter(table)
+    return diff_rows(table, sorted(parse_source(src_only), key=key), sorted(parse_target(tgt_only), key=key),
+                     comparer, counts, name)

@@ -274,14 +274,16 @@ def test_canonical_lines_decode_to_read_window_rows_and_agree_across_engines(tmp
         for side, table in ((a, t), (b, tb)):
             expect = [repr(r) for r in side.db.read_window(table, whole)]
             text = side.db.read_window_text(table, whole, LINES)
-            texts[side.kind] = split_lines(text.lines)
-            assert [repr(r) for r in text.parse(texts[side.kind])] == expect, side.kind
+            lines = split_lines(text.lines)
+            got = list(text.parse(lines))       # lines come in any order: keyed by the row's id
+            texts[side.kind] = {r[0]: line for r, line in zip(got, lines)}
+            assert [repr(r) for r in sorted(got)] == expect, side.kind
             text = side.db.read_window_text(table, part, LINES)
-            assert [repr(r) for r in text.parse(split_lines(text.lines))] == expect[110:260], side.kind
+            assert sorted(repr(r) for r in text.parse(split_lines(text.lines))) == sorted(expect[110:260]), side.kind
             side.db.close()
         left, right = texts[a.kind], texts[b.kind]
         assert len(left) == len(right) == len(rows)
-        differing = [r[0] for r, x, y in zip(rows, left, right) if x != y]
+        differing = [r[0] for r in rows if left[r[0]] != right[r[0]]]
         signed = [r[0] for r in rows if any(map(negative_zero, r))]
         assert signed and differing == (signed if "postgres" in (a_kind, b_kind) else [])
 
@@ -299,8 +301,8 @@ def test_canonical_lines_of_a_datetime_without_fraction_whatever_the_schema_file
                                           Column("day", Kind.DATE)), ("id",))
         db = side.db
         text = db.read_window_text(t, Window(0, 0, None, None), LINES)
-        assert text.lines.startswith(b"1,2024-05-06 12:30:00,2024-05-06\n")
-        assert list(text.parse(split_lines(text.lines))) == list(db.read_window(t, Window(0, 0, None, None)))
+        assert b"1,2024-05-06 12:30:00,2024-05-06" in split_lines(text.lines)
+        assert sorted(text.parse(split_lines(text.lines))) == list(db.read_window(t, Window(0, 0, None, None)))
         db.close()
 
 
@@ -328,7 +330,7 @@ def test_canonical_lines_of_a_window_larger_than_the_servers_packet(tmp_path):
         t = Table(side.schema, "wide", (Column("id", Kind.INT32, False), Column("body", Kind.TEXT)), ("id",))
         db = side.db
         text = db.read_window_text(t, Window(0, 0, None, None), LINES)
-        got = list(text.parse(split_lines(text.lines)))
+        got = sorted(text.parse(split_lines(text.lines)))
         assert len(got) == rows and got[-1] == (rows, chr(97 + rows % 26) * body)
         assert got == list(db.read_window(t, Window(0, 0, None, None)))
         db.close()

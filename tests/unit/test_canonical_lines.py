@@ -77,7 +77,7 @@ def test_lines_parse_back_to_the_rows_rendered():
 
 def test_a_table_without_strings_parses_by_splitting():
     t = Table("s", "n", (Column("id", Kind.INT32, False), Column("f", Kind.FLOAT64), Column("day", Kind.DATE)), ("id",))
-    assert list(parser(t)([b"1,N,2024-02-29", b"-5,1e-05,N"])) == [(-5, 1e-05, None), (1, None, dt.date(2024, 2, 29))]
+    assert list(parser(t)([b"1,N,2024-02-29", b"-5,1e-05,N"])) == [(1, None, dt.date(2024, 2, 29)), (-5, 1e-05, None)]
 
 
 @pytest.mark.parametrize("line,why", [
@@ -107,12 +107,7 @@ def test_an_aggregated_window_is_taken_only_when_it_cuts_into_its_rows_needing_n
         assert joined(1, b"1,2:a" + special) is None
 
 
-def test_parsed_rows_come_out_in_key_order_whatever_the_order_of_the_lines():
-    rng = random.Random(4)
-    rows = [random_row(rng, i) for i in range(200)]
-    shuffled = [render(r) for r in rows]
-    rng.shuffle(shuffled)
-    assert [r[0] for r in parser(TABLE)(split_lines(lines(shuffled)))] == list(range(200))
+def test_rows_come_out_in_the_order_of_their_lines():
     t = Table("s", "k", (Column("a", Kind.VARCHAR, False, length=9), Column("b", Kind.INT32, False)), ("b", "a"))
     got = list(parser(t)([b"1:z,2", b"2:\xc3\xa9a,1", b"1:a,2", b"0:,1"]))
-    assert got == [("", 1), ("éa", 1), ("a", 2), ("z", 2)]
+    assert got == [("z", 2), ("éa", 1), ("a", 2), ("", 1)]

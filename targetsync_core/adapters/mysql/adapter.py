@@ -285,7 +285,8 @@ class MysqlDatabase(ServerDatabase):
             with conn.cursor() as cur:
                 faults.point("mysql.before_query")
                 cur.execute("SET SESSION group_concat_max_len = @@max_allowed_packet")
-                cur.execute(f"SELECT COUNT(*), GROUP_CONCAT({text} SEPARATOR '\n') FROM {source}", params or None)
+                cur.execute(f"SELECT COUNT(*), CAST(GROUP_CONCAT({text} SEPARATOR '\n') AS BINARY) FROM {source}",
+                            params or None)   # bytes: no decoding and encoding again
                 (count, agg), = cur.fetchall()
                 cur.execute("SELECT @@warning_count")
                 (warnings,), = cur.fetchall()
