@@ -215,6 +215,7 @@ class Emitter:
             if fmt is not None and self._lines.get(p.index) != LINES:
                 self._blocks[p.index] = (ProbePolicy(), fmt)
         self._widths: dict[int, list[int] | None] = {}
+        self._target_reads: ThreadPoolExecutor | None = None   # during run(): target windows read as text
 
     def cancel(self) -> None:
         """Stop after the windows already running (``sync`` calls it when the loader fails)."""
@@ -330,8 +331,14 @@ class Emitter:
         elif (blocked := self._by_blocks(pair, window, counts)) is not None:
             changes = blocked
         elif (fmt := self._lines.get(pair.index)) is not None:
-            src = self.source.read_window_text(pair.source, window, fmt)
-            tgt = self.target.read_window_text(pair.target, window, fmt)
+            # both sides at once: the target's read runs in a thread of its own
+            tgt_read = self._target_reads.submit(self.target.read_window_text, pair.target, window, fmt)
+            try:
+                src = self.source.read_window_text(pair.source, window, fmt)
+            except BaseException:
+                tgt_read.cancel()
+                raise
+            tgt = tgt_read.result()
             changes = diff_lines(pair.source, src.lines, tgt.lines, src.parse, tgt.parse, pair.comparer, counts,
                                  pair.codec.name)
         else:
@@ -408,7 +415,8 @@ class Emitter:
                                self.s.publish_every_window) if self.s.output_dir else None
         limit = max(2, 2 * self.s.max_threads)
         pending: deque = deque()
-        with ThreadPoolExecutor(max_workers=self.s.max_threads, thread_name_prefix="window") as pool:
+        with ThreadPoolExecutor(max_workers=self.s.max_threads, thread_name_prefix="window") as pool, \
+                ThreadPoolExecutor(max_workers=self.s.max_threads, thread_name_prefix="target") as self._target_reads:
             try:
                 for pair in self.pairs:
                     todo = self._todo(pair)
