@@ -301,7 +301,7 @@ class MysqlDatabase(ServerDatabase):
     def read_window_text(self, table: Table, window: Window, fmt: str | None = None) -> WindowText:
         """The window as canonical text lines (``adapters.canonical``, the only line
         format here), on a reading connection of its own: one ``GROUP_CONCAT`` of the
-        rows' texts (in no particular order: the parser sorts; at most
+        rows' texts (in no particular order: the diff sorts what it decodes; at most
         ``max_allowed_packet`` bytes, the server warning when it cuts one short), or,
         where that does not do, the texts row by row, escaped here."""
         import pymysql

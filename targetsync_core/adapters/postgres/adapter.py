@@ -149,8 +149,9 @@ class PostgresDatabase(ServerDatabase):
 
     def _canonical_lines(self, conn, table: Table, source: str, params: list) -> WindowText:
         """The window's canonical text lines (``adapters.canonical``) as one value, the
-        texts joined by ``string_agg`` (in no particular order: the parser sorts), or,
-        where a text needs escaping, ``COPY (SELECT <text> …) TO STDOUT``, which escapes."""
+        texts joined by ``string_agg`` (in no particular order: the diff sorts the rows it
+        decodes), or, where a text needs escaping, ``COPY (SELECT <text> …) TO STDOUT``,
+        which escapes."""
         import psycopg
         text = _canonical_text(table)
         try:
