@@ -168,6 +168,21 @@ CANONICAL_COLUMNS = [c for c in VALUE_COLUMNS if c.kind in CANONICAL_KINDS]
 CANONICAL_PAIRS = [("postgres", "mariadb"), ("mysql", "postgres"), ("postgres", "postgres")]
 
 
+def canonical_twins(a, b, rng, value, ids) -> tuple[Table, Table, list[tuple]]:
+    """Rows of every canonical kind (``value(column)`` draws one) on ``a`` and on ``b``,
+    whose table holds the columns in reverse order; returns ``a``'s table, its twin on
+    ``b``, and the rows."""
+    cols = CANONICAL_COLUMNS
+    t = Table(a.schema, "canon", (Column("id", Kind.INT64, False), *cols), ("id",))
+    flipped = Table(b.schema, "canon", (*reversed(cols), Column("id", Kind.INT64, False)), ("id",))
+    rows = [(i, *[None if rng.random() < 0.1 else value(c) for c in cols]) for i in ids]
+    a.create([t])
+    b.create([flipped])
+    a.insert(t, rows)
+    b.insert(flipped, [tuple(reversed(r)) for r in rows])
+    return t, t.renamed(b.schema), rows
+
+
 def set_value(side, table: Table, col: Column, value, key: int) -> None:
     if side.kind == "postgres":
         import psycopg
@@ -194,14 +209,7 @@ def test_canonical_block_sums_agree_across_engines(tmp_path, a_kind, b_kind):
             v = random_value(rng, col, lim.max_integer)
             return 0.5 if isinstance(v, float) and not math.isfinite(v) and not lim.nonfinite_floats else v
         cols = CANONICAL_COLUMNS
-        t = Table(a.schema, "canon", (Column("id", Kind.INT64, False), *cols), ("id",))
-        flipped = Table(b.schema, "canon", (*reversed(cols), Column("id", Kind.INT64, False)), ("id",))
-        rows = [(i, *[None if rng.random() < 0.1 else value(c) for c in cols]) for i in range(-60, 140)]
-        a.create([t])
-        b.create([flipped])
-        a.insert(t, rows)
-        b.insert(flipped, [tuple(reversed(r)) for r in rows])
-        tb = t.renamed(b.schema)
+        t, tb, rows = canonical_twins(a, b, rng, value, range(-60, 140))
         assert CANONICAL in a.db.block_formats(t) and CANONICAL in b.db.block_formats(tb)
         whole = Window(0, 0, None, None)
 
@@ -259,15 +267,7 @@ def test_canonical_lines_decode_to_read_window_rows_and_agree_across_engines(tmp
             if col.kind in (Kind.VARCHAR, Kind.TEXT) and rng.random() < 0.3:
                 v = rng.choice(FORMAT_LIKE)
             return 0.5 if isinstance(v, float) and not math.isfinite(v) and not lim.nonfinite_floats else v
-        cols = CANONICAL_COLUMNS
-        t = Table(a.schema, "canon", (Column("id", Kind.INT64, False), *cols), ("id",))
-        flipped = Table(b.schema, "canon", (*reversed(cols), Column("id", Kind.INT64, False)), ("id",))
-        rows = [(i, *[None if rng.random() < 0.1 else value(c) for c in cols]) for i in range(-60, 340)]
-        a.create([t])
-        b.create([flipped])
-        a.insert(t, rows)
-        b.insert(flipped, [tuple(reversed(r)) for r in rows])
-        tb = t.renamed(b.schema)
+        t, tb, rows = canonical_twins(a, b, rng, value, range(-60, 340))
         assert LINES in a.db.line_formats(t) and LINES in b.db.line_formats(tb)
         whole, part = Window(0, 0, None, None), Window(0, 1, (50,), (200,))
         texts = {}
