@@ -74,7 +74,7 @@ def target_ddl_applied(target: DatabaseResource, run_dir: RunDirectory):
     tables = skt.read(run_dir.skt_path)
     rename = run_dir.rename()
     db = target.open("target")
-    missing = [t for t in tables if _transient(lambda t=t: db.reflect(rename.get(t.schema, t.schema), t.name)) is None]
+    missing = [t for t in tables if _transient(lambda t=t: db.shape(rename.get(t.schema, t.schema), t.name)) is None]
     if missing:
         commands.apply_ddl(db, commands.target_ddl(target.type, missing, rename))
     return MaterializeResult(metadata={

@@ -165,6 +165,13 @@ class Database(abc.ABC):
     def reflect(self, schema: str, name: str) -> Table | None:
         """The live table in canonical types, or None if it does not exist."""
 
+    def shape(self, schema: str, name: str) -> Table | None:
+        """The live table's columns and primary key as :meth:`reflect` gives them (its
+        unique and foreign keys may be missing, and ``native`` spelled the database's
+        way): what checking it against the ``.skt`` and comparing its values need. Server
+        adapters read it from their catalogs, much faster (``adapters.catalog``)."""
+        return self.reflect(schema, name)
+
     @abc.abstractmethod
     def read_keys(self, table: Table) -> Iterator[tuple]:
         """Every primary-key tuple, ascending in binary (code-point) order."""

@@ -76,6 +76,9 @@ class ServerDatabase(Database):
         if self.lost(exc):
             return ConnectError(f"lost the connection to {self.where()} reading {table.qualified}: "
                                 f"{first_line(exc)}")
+        if denied(exc):   # a missing privilege: retrying cannot help
+            return ConfigError(f"reading {self.type_name} table {table.qualified} on {self.where()}: "
+                               f"{first_line(exc)}")
         return DataError(f"reading {self.type_name} table {table.qualified}: {first_line(exc)}")
 
     def reusable(self, conn) -> bool:
@@ -117,7 +120,7 @@ class ServerDatabase(Database):
         try:
             return sqla.reflect(self.engine(), schema, name, mapping)
         except sa.exc.OperationalError as exc:
-            if _denied(exc.orig):  # a missing privilege: retrying cannot help
+            if denied(exc.orig):  # a missing privilege: retrying cannot help
                 raise ConfigError(f"reading {schema}.{name} on {self.where()}: {first_line(exc.orig)}") from None
             raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc.orig)}") from None
 
@@ -129,7 +132,8 @@ def apply_error(db: "ServerDatabase", exc: Exception, batch, driver_error: type)
         return ConnectError(f"lost the connection to {db.where()}: {first_line(exc)}")
     if isinstance(exc, (driver_error, ValueError, TypeError)):
         what = f"table {batch.table.qualified}" if batch is not None else db.where()
-        return DataError(f"applying to {db.type_name} {what}: {first_line(exc)}")
+        kind = ConfigError if denied(exc) else DataError   # a missing privilege: retrying cannot help
+        return kind(f"applying to {db.type_name} {what}: {first_line(exc)}")
     return exc
 
 
@@ -138,7 +142,11 @@ def apply_error(db: "ServerDatabase", exc: Exception, batch, driver_error: type)
 _PRIVILEGE_CODES = {1142, 1143, 1227}
 
 
-def _denied(exc: BaseException) -> bool:
+def denied(exc: BaseException) -> bool:
+    """Whether a driver error is a missing privilege (MySQL's error numbers above,
+    PostgreSQL's SQLSTATE 42501), not a bad value or a lost connection."""
+    if getattr(exc, "sqlstate", None) == "42501":
+        return True
     args = getattr(exc, "args", ())
     return bool(args) and args[0] in _PRIVILEGE_CODES
 

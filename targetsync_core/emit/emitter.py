@@ -108,12 +108,12 @@ def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: 
         if table is None:
             raise SchemaMismatch(f"table {name} is in the table list but not in the schema file")
         table.check_keyed()
-        live_src = source.reflect(table.schema, table.name)
+        live_src = source.shape(table.schema, table.name)
         if live_src is None:
             raise SchemaMismatch(f"source table {name} not found")
         check_same_shape(table, live_src, "source")
         tgt = table.renamed(rename.get(table.schema, table.schema))
-        live_tgt = target.reflect(tgt.schema, tgt.name)
+        live_tgt = target.shape(tgt.schema, tgt.name)
         if live_tgt is None:
             raise SchemaMismatch(f"target table {tgt.qualified} not found")
         check_same_shape(tgt, live_tgt, "target", target.stored_as)

@@ -79,7 +79,7 @@ class _Codecs:
             table = self._resolve(name)
             if table is None:
                 return None
-            live = self.target.reflect(table.schema, table.name)
+            live = self.target.shape(table.schema, table.name)
             if live is None:
                 raise SchemaMismatch(f"target table {table.qualified} not found")
             check_same_shape(table, live, "target", self.target.stored_as)

@@ -28,9 +28,9 @@ from operator import call
 from typing import Iterator, NamedTuple
 
 from targetsync_core import faults
-from targetsync_core.adapters import canonical as C, sqla
+from targetsync_core.adapters import canonical as C, catalog, sqla
 from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
-from targetsync_core.adapters.server import (ServerDatabase, apply_error, bounds_sql, discard, first_line,
+from targetsync_core.adapters.server import (ServerDatabase, apply_error, bounds_sql, denied, discard, first_line,
                                              keyset_predicate)
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.mysql import native
@@ -38,7 +38,7 @@ from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.blocks import CANONICAL, canonical
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
-from targetsync_core.errors import ConnectError, DataError, SchemaMismatch
+from targetsync_core.errors import ConfigError, ConnectError, DataError, SchemaMismatch
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import BINARY_KINDS, INTEGER_RANGES, STRING_KINDS, Kind
 
@@ -75,6 +75,22 @@ def _unescaped(table: Table) -> Table:
     return replace(table, columns=tuple(replace(c, name=c.name.replace("``", "`")) for c in table.columns),
                    primary_key=fix(table.primary_key), unique=tuple(fix(u) for u in table.unique),
                    foreign_keys=tuple(replace(f, columns=fix(f.columns)) for f in table.foreign_keys))
+
+
+def _as_json(col: Column, checks: str) -> Column:
+    """``col`` as JSON where it is a text that a ``json_valid`` check in ``checks`` guards."""
+    from dataclasses import replace
+    if col.kind is Kind.TEXT and f"json_valid(`{col.name.lower()}`)" in checks:
+        return replace(col, kind=Kind.JSON)
+    return col
+
+
+def _exactly(rows, name: str) -> list:
+    """Catalog rows (``TABLE_NAME`` first) of table ``name``: ``information_schema``
+    compares names without case on MariaDB, so ``Items`` and ``items`` both match; the
+    exact name wins, and a single other spelling stands (``lower_case_table_names``)."""
+    exact = [r for r in rows if r[0] == name]
+    return exact or (list(rows) if len({r[0] for r in rows}) == 1 else [])
 
 
 def quote_ident(name: str) -> str:
@@ -152,16 +168,72 @@ class MysqlDatabase(ServerDatabase):
         table = self.reflect_with(schema, name, self.reflected)
         return self._json_columns(_unescaped(table)) if table is not None else None
 
+    def shape(self, schema: str, name: str) -> Table | None:
+        """Columns and primary key from ``information_schema`` (``adapters.catalog``),
+        three queries on a pooled connection; the columns' collations and fractional
+        digits are kept for the reads (``_column_info``). A table the catalog does not
+        show is probed: missing, or hidden by a missing privilege (refused as such)."""
+        import pymysql
+        try:
+            with self.borrow() as conn, conn.cursor() as cur:
+                cur.execute("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
+                            "CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, "
+                            "COLLATION_NAME FROM information_schema.COLUMNS "
+                            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, name))
+                rows = _exactly(cur.fetchall(), name)
+                if not rows:
+                    return self._unseen(cur, schema, name)
+                cur.execute("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+                            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' "
+                            "ORDER BY ORDINAL_POSITION", (schema, name))
+                key = tuple(r[1] for r in _exactly(cur.fetchall(), name))
+                clauses = self._checks(cur, schema, name)
+        except pymysql.Error as exc:
+            raise self._catalog_error(exc, schema, name) from None
+        where = f"table {schema}.{name}"
+        columns = []
+        for _, col, data_type, column_type, nullable, length, precision, scale, fraction, _ in rows:
+            c = catalog.mysql_column(col, data_type, column_type, nullable == "YES", length, precision, scale,
+                                     fraction, col in key, where)
+            columns.append(_as_json(c, clauses))
+        table = Table(schema, name, tuple(columns), key)
+        self._columns[table.qualified] = {r[1]: LiveColumn(r[9] or "", (r[2] or "").lower(), r[8] or 0) for r in rows}
+        return table
+
+    def _unseen(self, cur, schema: str, name: str) -> Table | None:
+        """A table ``information_schema`` does not show: None if it does not exist; else
+        a missing privilege hides it (the probe raises), or SQLAlchemy's reflection
+        finds what the catalog would not show."""
+        import pymysql
+        try:
+            cur.execute(f"SELECT * FROM {quote_ident(schema)}.{quote_ident(name)} LIMIT 0")
+            cur.fetchall()
+        except pymysql.Error as exc:
+            if exc.args and exc.args[0] in (1146, 1049):   # no such table, no such database
+                return None
+            raise
+        return self.reflect(schema, name)
+
+    def _catalog_error(self, exc: BaseException, schema: str, name: str) -> Exception:
+        if self.lost(exc):
+            return ConnectError(f"lost the connection to {self.where()}: {first_line(exc)}")
+        if denied(exc):   # retrying cannot help
+            return ConfigError(f"reading {schema}.{name} on {self.where()}: {first_line(exc)}")
+        return DataError(f"reading the catalog of {schema}.{name} on {self.where()}: {first_line(exc)}")
+
+    @staticmethod
+    def _checks(cur, schema: str, name: str) -> str:
+        """The table's check clauses, lowercased (MariaDB's JSON is one)."""
+        cur.execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                    "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s", (schema, name))
+        return " ".join(r[0] for r in cur.fetchall()).lower()
+
     def _json_columns(self, table: Table) -> Table:
         """MariaDB keeps JSON as LONGTEXT with a ``json_valid`` check: give it back its kind."""
         from dataclasses import replace
         with self.borrow() as conn, conn.cursor() as cur:
-            cur.execute("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
-                        "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s", (table.schema, table.name))
-            clauses = " ".join(r[0] for r in cur.fetchall()).lower()
-        cols = tuple(replace(c, kind=Kind.JSON) if c.kind is Kind.TEXT and f"json_valid(`{c.name.lower()}`)" in clauses
-                     else c for c in table.columns)
-        return replace(table, columns=cols)
+            clauses = self._checks(cur, table.schema, table.name)
+        return replace(table, columns=tuple(_as_json(c, clauses) for c in table.columns))
 
     def _column_info(self, table: Table) -> dict[str, "LiveColumn"]:
         """Each live column's collation, data type and fractional digits, from one query,

@@ -26,7 +26,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from targetsync_core.adapters import canonical as C, sqla
+from targetsync_core.adapters import canonical as C, catalog, sqla
 from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
 from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
@@ -61,6 +61,22 @@ COPY_LINES = 2_000     # staged COPY text lines joined into one write
 #: how a canonical kind is stored here when it has no exact PostgreSQL type
 STORED_AS = {Kind.UINT16: Kind.INT32, Kind.UINT32: Kind.INT64, Kind.UINT64: Kind.DECIMAL,
              Kind.BINARY: Kind.BLOB, Kind.VARBINARY: Kind.BLOB}
+
+
+#: a table's columns in order (none: an outer-joined row of NULLs) with their type as
+#: ``format_type`` spells it, its ``typtype``, ``attnotnull``, an enum's longest label
+#: and the column's place in the primary key
+_SHAPE = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typtype, a.attnotnull,
+       CASE WHEN t.typtype = 'e' THEN (SELECT max(length(e.enumlabel)) FROM pg_enum e WHERE e.enumtypid = t.oid) END,
+       array_position(p.conkey, a.attnum)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_constraint p ON p.conrelid = c.oid AND p.contype = 'p'
+WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+ORDER BY a.attnum"""
 
 
 def copy_fields(line: bytes) -> list:
@@ -120,6 +136,25 @@ class PostgresDatabase(ServerDatabase):
     # -- source contract --
     def reflect(self, schema: str, name: str) -> Table | None:
         return self.reflect_with(schema, name, sqla.REFLECTED)
+
+    def shape(self, schema: str, name: str) -> Table | None:
+        """Columns and primary key from one ``pg_catalog`` query (``adapters.catalog``);
+        tables, views, materialized views and foreign tables, as SQLAlchemy finds them."""
+        import psycopg
+        try:
+            with self.borrow() as conn:
+                rows = conn.execute(_SHAPE, (schema, name)).fetchall()
+        except psycopg.Error as exc:
+            if self.lost(exc):
+                raise ConnectError(f"lost the connection to {self.where()}: {first_line(exc)}") from None
+            raise DataError(f"reading the catalog of {schema}.{name} on {self.where()}: {first_line(exc)}") from None
+        if not rows:
+            return None
+        where = f"table {schema}.{name}"
+        keyed = sorted((pos, col) for col, *_, pos in rows if pos is not None)
+        columns = tuple(catalog.pg_column(col, fmt, typtype, not_null, enum_length, pos is not None, where)
+                        for col, fmt, typtype, not_null, enum_length, pos in rows if col is not None)
+        return Table(schema, name, columns, tuple(col for _, col in keyed))
 
     def read_keys(self, table: Table) -> Iterator[tuple]:
         cols = list(table.key_columns)
