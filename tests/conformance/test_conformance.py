@@ -220,3 +220,32 @@ def test_window_bounds_computed_in_the_database_match_a_key_scan(tmp_path, kind)
             for size in (1, 3, 7, 1000):
                 assert db.window_bounds(live, size) == boundaries(db.read_keys(live), size), (t.name, size)
         db.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_window_bounds_of_keys_without_text_step_along_the_index_and_match_a_key_scan(tmp_path, kind):
+    """Keys without a text column (one integer, an integer and a date, a uuid) take the
+    index-stepping bounds where the server has them; they must be the key scan's."""
+    import uuid
+
+    from targetsync_core.diff.windows import boundaries
+    c = Column
+    chosen = [Table("", "pairs", (c("a", Kind.INT32, False), c("d", Kind.DATE, False), c("v", Kind.INT32)), ("a", "d")),
+              Table("", "uids", (c("u", Kind.UUID, False), c("v", Kind.INT32)), ("u",)),
+              Table("", "ints", (c("i", Kind.INT64, False), c("v", Kind.INT32)), ("i",))]
+    rng = random.Random(11)
+    with BACKENDS[kind](tmp_path, "src") as side:
+        chosen = [Table(side.schema, t.name, t.columns, t.primary_key) for t in chosen]
+        side.create(chosen)
+        pairs = {(rng.randrange(-5, 6), dt.date(2020, 1, 1) + dt.timedelta(days=rng.randrange(40))) for _ in range(120)}
+        side.insert(chosen[0], [(a, d, a) for a, d in sorted(pairs)])
+        side.insert(chosen[1], [(uuid.UUID(int=rng.getrandbits(128)), n) for n in range(77)])
+        side.insert(chosen[2], [(i, 0) for i in sorted({rng.randrange(-2**40, 2**40) for _ in range(150)})])
+        db = side.db
+        try:
+            for t in chosen:
+                live = db.shape(t.schema, t.name)
+                for size in (1, 2, 7, 50, 1000):
+                    assert db.window_bounds(live, size) == boundaries(db.read_keys(live), size), (t.name, size)
+        finally:
+            db.close()

