@@ -28,7 +28,7 @@ from typing import Callable
 from targetsync_core.adapters.base import Database
 from targetsync_core.adapters.canonical import LINES
 from targetsync_core.codec.ckt import TableCodec
-from targetsync_core.diff.blocks import blockable, block_ranges, block_widths, common_format, compare_blocks
+from targetsync_core.diff.blocks import CANONICAL, blockable, block_ranges, block_widths, common_format, compare_blocks
 from targetsync_core.diff.compare import RowComparer
 from targetsync_core.diff.folding import refuse_folded_keys
 from targetsync_core.diff.merge import Counts, diff_lines, diff_rows
@@ -204,15 +204,16 @@ class Emitter:
                         if source.checksum_format is not None and source.checksum_format == target.checksum_format
                         else {})
         #: a block format both sides share: where a window differs, find the differing
-        #: blocks and read only those, while that pays (ProbePolicy again). Not where the
-        #: pair shares canonical lines: rendering the rows' text without hashing it in
-        #: both databases, and comparing it here, measured faster at every drift
-        #: (bench/PROFILE.md, round 9).
+        #: blocks and read only those, while that pays (ProbePolicy again). Not canonical
+        #: blocks where the pair shares canonical lines: rendering the rows' text without
+        #: hashing it in both databases, and comparing it here, measured faster at every
+        #: drift (bench/PROFILE.md, round 9). An engine's own block hashes (PostgreSQL's
+        #: typed hashes) cost less than rendering text, so they still go first.
         self._blocks: dict[int, tuple[ProbePolicy, str]] = {}
         for p in pairs:
             theirs = target.block_formats(p.target) if blockable(p.source) else ()
             fmt = common_format(source.block_formats(p.source), theirs) if theirs else None
-            if fmt is not None and self._lines.get(p.index) != LINES:
+            if fmt is not None and not (fmt == CANONICAL and self._lines.get(p.index) == LINES):
                 self._blocks[p.index] = (ProbePolicy(), fmt)
         self._widths: dict[int, list[int] | None] = {}
         self._target_reads: ThreadPoolExecutor | None = None   # during run(): target windows read as text

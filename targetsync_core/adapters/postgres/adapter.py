@@ -4,16 +4,15 @@ DSN: ``postgresql://user:password@host:port/database`` (``postgresql+psycopg://`
 Sessions run with ``TimeZone=UTC``, ``DateStyle=ISO`` and ``extra_float_digits=3``
 (doubles print exactly: shortest-exact since version 12, 17 digits before). String keys are ordered and compared with
 ``COLLATE "C"`` (byte order of UTF-8, which is code-point order) whatever the column's
-collation. A window is one statement, so one snapshot: a ``SELECT`` streamed in chunks, or,
-when both sides are PostgreSQL, one ``COPY (SELECT …) TO STDOUT`` whose text lines the
-diff compares before it decodes any row (PostgreSQL renders a value of a type one way, so
-equal lines are equal rows; floats print shortest-exact since version 12). Between two
-PostgreSQL databases a window may first be proved unchanged by its row count and hash
-sum, or, for a single integer key, compared block by block (``diff.blocks``) so that only
-the rows of differing blocks are read. Against another engine, a table whose every column
-has a canonical rendering is read as canonical text lines (``adapters.canonical``), the
-same COPY with the select list rendering each row's canonical text, or hashed by blocks in
-the canonical format.
+collation. A window is one statement, so one snapshot: a ``SELECT`` streamed in chunks, or
+text lines that the diff compares before it decodes any row. A table whose every column
+has a canonical rendering is read as canonical text lines (``adapters.canonical``), all of
+a window aggregated into one value, whatever the other side's engine; between two
+PostgreSQL databases any other table is read with one ``COPY (SELECT …) TO STDOUT``
+(PostgreSQL renders a value of a type one way, so equal lines are equal rows; floats print
+shortest-exact since version 12). Between two PostgreSQL databases a window may first be
+proved unchanged by its row count and hash sum, or, for a single integer key, compared
+block by block (``diff.blocks``) so that only the rows of differing blocks are read.
 
 Apply stages a file's rows per table with COPY into a session-private TEMP table
 ``<table>_wkm``, then runs ``DELETE … USING``, ``INSERT … ON CONFLICT DO UPDATE`` and one
@@ -199,7 +198,10 @@ class PostgresDatabase(ServerDatabase):
         yield from self._stream(table, list(table.columns), sql, params)
 
     def line_formats(self, table: Table) -> tuple[str, ...]:
-        return (self.line_format, C.LINES) if canonical(table) else (self.line_format,)
+        """Canonical lines first where the table has them, between two PostgreSQL
+        databases too: the server aggregates them into one value a window, where COPY
+        hands psycopg one message a row (PG->PG 1M rows at 10% drift: 3.25 -> 2.66 s)."""
+        return (C.LINES, self.line_format) if canonical(table) else (self.line_format,)
 
     def read_window_text(self, table: Table, window: Window, fmt: str | None = None) -> WindowText:
         where, params = _window_predicate(table, window)
