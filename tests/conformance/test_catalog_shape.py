@@ -115,6 +115,24 @@ def test_mysql_shape_takes_the_table_of_that_exact_name(tmp_path):
             db.close()
 
 
+def test_mysql_shape_does_not_take_another_spelling_of_a_missing_name(tmp_path):
+    """On a server that keeps names' case (``lower_case_table_names=0``), ``ITEMS`` is
+    missing when only ``items`` exists, though the catalog matches it without case."""
+    with BACKENDS["mariadb"](tmp_path, "src") as maria:
+        s = maria.schema
+        maria.execute(f"CREATE TABLE `{s}`.`items` (id BIGINT PRIMARY KEY, lower_only DATE NOT NULL);")
+        db = maria.db
+        try:
+            with db.borrow() as conn, conn.cursor() as cur:
+                cur.execute("SELECT @@lower_case_table_names")
+                assert cur.fetchone()[0] == 0, "this test needs a server that keeps names' case"
+            assert db.shape(s, "ITEMS") is None
+            assert db.shape(s, "Items") is None
+            assert [c.name for c in db.shape(s, "items").columns] == ["id", "lower_only"]
+        finally:
+            db.close()
+
+
 @contextlib.contextmanager
 def _limited_user(backend):
     """A login of ``backend``'s server that may read table ``open`` only (MariaDB: and
