@@ -577,18 +577,29 @@ def _canonical_text(table: Table, fractional: set[str]) -> str:
     """A row's canonical text (``diff.blocks``). A DATETIME with a fraction (a name in
     ``fractional``, from the live column) prints every digit of its precision: the
     trailing zeros, and then a bare point, are cut off. (Cut from a DATETIME without a
-    fraction they would eat the seconds' zeros: ``12:30:00`` would print ``12:30:``.)"""
-    parts = []
+    fraction they would eat the seconds' zeros: ``12:30:00`` would print ``12:30:``.)
+
+    A row without NULLs takes the fast expression: one flat ``CONCAT`` of the columns as
+    they are, which converts numbers and dates to text as ``CAST(… AS CHAR)`` does at
+    half the server's cost (``CAST`` copies through a charset conversion), and a
+    fraction without zeros to trim kept off with ``LEFT(…, 19)``. ``CONCAT`` gives NULL
+    when any column is NULL, and such a row takes the slow one, column by column, NULL
+    as ``N``. Both give the same text (``test_window_text`` holds them to PostgreSQL's)."""
+    fast, slow = [], []
     for c in table.columns:
         q = quote_ident(c.name)
         if c.kind in TEXT_KINDS:
+            fast.append(f"CHAR_LENGTH({q}), ':', {q}")
             text = f"CONCAT(CHAR_LENGTH({q}), ':', {q})"
         elif c.kind is Kind.TIMESTAMP and c.name in fractional:
+            fast.append(f"IF(MICROSECOND({q}), TRIM(TRAILING '0' FROM {q}), LEFT({q}, 19))")
             text = f"TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({q} AS CHAR)))"
         else:
+            fast.append(q)
             text = f"CAST({q} AS CHAR)"
-        parts.append(f"COALESCE({text}, 'N')")
-    return "CONCAT(" + ", ',', ".join(parts) + ")"
+        slow.append(f"COALESCE({text}, 'N')")
+    comma = ", ',', "
+    return f"IFNULL(CONCAT({comma.join(fast)}), CONCAT({comma.join(slow)}))"
 
 
 def _canonical_hash(text: str) -> str:
