@@ -117,7 +117,8 @@ def test_mysql_shape_takes_the_table_of_that_exact_name(tmp_path):
 
 def test_mysql_shape_does_not_take_another_spelling_of_a_missing_name(tmp_path):
     """On a server that keeps names' case (``lower_case_table_names=0``), ``ITEMS`` is
-    missing when only ``items`` exists, though the catalog matches it without case."""
+    missing when only ``items`` exists: a catalog matching names without case must not
+    hand over the other spelling's columns."""
     with BACKENDS["mariadb"](tmp_path, "src") as maria:
         s = maria.schema
         maria.execute(f"CREATE TABLE `{s}`.`items` (id BIGINT PRIMARY KEY, lower_only DATE NOT NULL);")
