@@ -61,7 +61,7 @@ def extract_schema(source: Database, names: list[str]) -> list[Table]:
 
 def target_ddl(target_type: str, tables: list[Table], rename: dict[str, str]) -> dict[str, str]:
     """c.sql, i.sql, f.sql, d.sql creating ``tables`` (renamed) on a ``target_type``."""
-    renamed = [t.renamed(rename.get(t.schema, t.schema)) for t in tables]
+    renamed = [t.with_rename(rename) for t in tables]
     return adapter_class(target_type, "targetType", "target").generate_ddl(renamed)
 
 

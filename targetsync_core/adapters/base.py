@@ -34,6 +34,10 @@ class Capabilities:
     nonfinite_floats: bool = True
     #: the key collation of generated DDL ignores trailing spaces (keys "a" and "a " collide)
     pads_key_spaces: bool = False
+    #: a stored value is fitted to its column (rounded to a decimal's scale, a timestamp's
+    #: fractional digits, a float32; a BINARY(n) padded): values then compare as the
+    #: target holds them (``diff.compare``). False where a column keeps what it is given
+    fits_values: bool = True
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from operator import call
 from typing import Iterable, Iterator
 
 from targetsync_core.codec.values import NULL, decoder, encoder, fast_form
-from targetsync_core.errors import CktFormatError
+from targetsync_core.errors import CktFormatError, DataError
 from targetsync_core.model.schema import Table
 
 INSERT, UPDATE, DELETE = "I", "U", "D"
@@ -82,11 +82,28 @@ class TableCodec:
         return f"U\t{self.name}\t" + "\t".join(fields) + "\t\n"
 
     def encode(self, change: Change) -> str:
-        if change.op == INSERT:
-            return self.encode_insert(change.row)
-        if change.op == DELETE:
-            return self.encode_delete(change.key)
-        return self.encode_update(change.key, change.changed)
+        """The record's line; a value its column's encoder refuses (a decimal with more
+        digits than the column's scale, say) raises DataError naming table, key and column."""
+        try:
+            if change.op == INSERT:
+                return self.encode_insert(change.row)
+            if change.op == DELETE:
+                return self.encode_delete(change.key)
+            return self.encode_update(change.key, change.changed)
+        except ValueError:
+            self._refuse(change)
+            raise
+
+    def _refuse(self, change: Change) -> None:
+        values = (enumerate(change.row) if change.op == INSERT else
+                  zip(self.keypos, change.key) if change.op == DELETE else
+                  [*zip(self.keypos, change.key), *change.changed])
+        for pos, value in values:
+            try:
+                self._enc(pos, value)
+            except ValueError as exc:
+                raise DataError(f"table {self.table.qualified} key {change.key!r}: column "
+                                f"{self.table.columns[pos].name}: {exc}") from None
 
     def encode_key(self, key: tuple) -> list[str]:
         """The key's field texts, as in a D record."""

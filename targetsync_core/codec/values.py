@@ -69,7 +69,10 @@ def _decimal_encoder(scale: int | None) -> Encoder:
         if not d.is_finite():
             raise ValueError(f"decimal {d} has no plain text form")
         if quantum is not None:
-            d = d.quantize(quantum, context=_DECIMAL_CONTEXT)
+            q = d.quantize(quantum, context=_DECIMAL_CONTEXT)
+            if q != d:   # a source that keeps what it is given (SQLite) may hold more digits
+                raise ValueError(f"decimal {d} has more than the column's {scale} digit(s) after the point")
+            d = q
         return format(d, "f")
     return enc
 
@@ -80,6 +83,20 @@ def _enc_text(v) -> str:
 
 def _enc_bytes(v) -> str:
     return base64.b64encode(bytes(v)).decode("ascii")
+
+
+def _fraction_check(precision: int | None, enc: Encoder) -> Encoder:
+    """``enc``, refusing a value with more fractional digits than the column's
+    ``precision`` (a source that keeps what it is given, SQLite, may hold them)."""
+    if precision is None or precision >= 6:
+        return enc
+    step = 10 ** (6 - precision)
+
+    def checked(v) -> str:
+        if v.microsecond % step:
+            raise ValueError(f"{v.isoformat()} has more than the column's {precision} fractional digit(s)")
+        return enc(v)
+    return checked
 
 
 def _enc_date(v) -> str:
@@ -228,6 +245,8 @@ def encoder(col: Column) -> Encoder:
     """The function that turns a non-NULL canonical value of ``col`` into its field text."""
     if col.kind is Kind.DECIMAL:
         return _decimal_encoder(col.scale)
+    if col.kind in (Kind.TIME, Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
+        return _fraction_check(col.precision, _ENCODERS[col.kind])
     return _ENCODERS[col.kind]
 
 

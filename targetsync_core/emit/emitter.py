@@ -21,7 +21,7 @@ import time
 from collections import deque
 from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -57,7 +57,8 @@ class EmitSettings:
 
 @dataclass(frozen=True)
 class TablePair:
-    """One table as both sides see it: ``source`` from the .skt, ``target`` renamed."""
+    """One table as both sides see it: ``source`` from the .skt, ``target`` renamed and
+    in the target's own column types (:func:`as_read`)."""
 
     index: int
     source: Table
@@ -112,7 +113,7 @@ def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: 
         if live_src is None:
             raise SchemaMismatch(f"source table {name} not found")
         check_same_shape(table, live_src, "source")
-        tgt = table.renamed(rename.get(table.schema, table.schema))
+        tgt = table.with_rename(rename)
         live_tgt = target.shape(tgt.schema, tgt.name)
         if live_tgt is None:
             raise SchemaMismatch(f"target table {tgt.qualified} not found")
@@ -120,9 +121,29 @@ def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: 
         folding = target.key_folding(tgt)
         if folding:
             refuse_folded_keys(table, source.read_keys(table), folding, tgt.qualified)
-        comparer = RowComparer(table, live_tgt, float_tolerance)
-        pairs.append(TablePair(i, table, tgt, TableCodec(table, tgt.qualified), comparer))
+        fits = target.capabilities.fits_values
+        reading = as_read(tgt, live_tgt, target.stored_as) if fits else tgt
+        comparer = RowComparer(table, reading, float_tolerance, fits)
+        pairs.append(TablePair(i, table, reading, TableCodec(table, tgt.qualified), comparer))
     return pairs
+
+
+def as_read(expected: Table, live: Table, stored_as: dict) -> Table:
+    """The target table as the diff reads it: ``expected`` (the ``.skt`` table, renamed)
+    with each value column in its live kind and parameters, so that its values come back
+    as the target holds them. Key columns keep the ``.skt`` column, and a column the
+    database keeps in its own stand-in for the ``.skt`` kind (``stored_as``: a uuid in
+    CHAR(36)) keeps the ``.skt`` kind with the live parameters: the adapter reads those
+    as the source's kind."""
+    keys = set(expected.primary_key)
+
+    def column(e, g):
+        if e.name in keys:
+            return e
+        if g.kind != e.kind and stored_as.get(e.kind) == g.kind:
+            return replace(e, length=g.length, precision=g.precision, scale=g.scale, native=g.native)
+        return replace(g, nullable=e.nullable)
+    return replace(expected, columns=tuple(map(column, expected.columns, live.columns)))
 
 
 class _Publisher:

@@ -58,6 +58,12 @@ class Table:
     def renamed(self, schema: str) -> "Table":
         return replace(self, schema=schema)
 
+    def with_rename(self, rename: dict[str, str]) -> "Table":
+        """The table as the target names it: its own schema and the schema of every
+        table its foreign keys reference go through ``rename`` (``schemaRename``)."""
+        fks = tuple(replace(fk, ref_schema=rename.get(fk.ref_schema, fk.ref_schema)) for fk in self.foreign_keys)
+        return replace(self, schema=rename.get(self.schema, self.schema), foreign_keys=fks)
+
     def check_keyed(self) -> None:
         """Refuse a table the diff cannot work on: no key, or a key of an unordered kind."""
         if not self.primary_key:
@@ -77,19 +83,48 @@ def parse_table_name(text: str, where: str) -> tuple[str, str]:
     return schema, name
 
 
+def describe(col: Column) -> str:
+    """A column's type as a person reads it: the database's own spelling and the kind
+    (``DECIMAL(6,3) (decimal)``)."""
+    native = col.native or col.kind.value
+    return native if native.lower() == col.kind.value else f"{native} ({col.kind.value})"
+
+
 def check_same_shape(expected: Table, live: Table, side: str, stored_as: dict | None = None) -> None:
     """Refuse a live table whose columns differ from the ``.skt`` by name, order or type
-    family. ``stored_as`` maps a kind to the kind this database keeps it as."""
+    family, or whose key columns could not hold the source's keys exactly. ``stored_as``
+    maps a kind to the kind this database keeps it as. ``side`` is ``source`` (the live
+    source against the schema file it was extracted into) or ``target``."""
     stored_as = stored_as or {}
-    exp = [(c.name, FAMILY[stored_as.get(c.kind, c.kind)]) for c in expected.columns]
     got = [(c.name, FAMILY[c.kind]) for c in live.columns]
-    if exp == got and expected.primary_key == live.primary_key:
-        return
+    # a target may hold a kind in its family, or in the family of its own stand-in for it
+    # (PostgreSQL keeps a uint64 as numeric(20,0); a smallint holds the same values too)
+    exp = [(e.name, FAMILY[e.kind] if g[1] == FAMILY[e.kind] else FAMILY[stored_as.get(e.kind, e.kind)])
+           for e, g in zip(expected.columns, got + [("", "")] * len(expected.columns))]
+    if exp != got or expected.primary_key != live.primary_key:
+        _refuse_shape(expected, live, side, exp, got)
+    if side == "target":
+        for e in expected.key_columns:
+            g = live.columns[live.position(e.name)]
+            if not _holds_keys(e, g, stored_as):
+                raise SchemaMismatch(
+                    f"target key column {live.qualified}.{g.name} is {describe(g)} but the source's is {describe(e)}: "
+                    "a key column must hold every source key exactly; give it the source's type")
+
+
+def _refuse_shape(expected: Table, live: Table, side: str, exp: list, got: list) -> None:
+    theirs = "the source's is" if side == "target" else "the schema file says"
+    fix = ("make them the same kind, or cast in a view" if side == "target"
+           else "run targetsync schema again to refresh the schema file")
     for i, (e, g) in enumerate(zip(exp, got)):
+        if e[0] != g[0]:
+            source = "the source" if side == "target" else "the schema file"
+            raise SchemaMismatch(f"{side} table {live.qualified} has column {g[0]} where {source} has {e[0]} "
+                                 f"(column {i + 1}): the columns must be the same, in the same order")
         if e != g:
             raise SchemaMismatch(
-                f"{side} table {live.qualified} column {i} is {g[0]} {live.columns[i].kind.value}, "
-                f"the schema file says {e[0]} {expected.columns[i].kind.value}")
+                f"{side} column {live.qualified}.{g[0]} is {describe(live.columns[i])} but {theirs} "
+                f"{describe(expected.columns[i])}: {fix}")
     if len(exp) != len(got):
         extra = [n for n, _ in (got[len(exp):] or exp[len(got):])]
         which = "has extra" if len(got) > len(exp) else "lacks"
@@ -97,3 +132,27 @@ def check_same_shape(expected: Table, live: Table, side: str, stored_as: dict | 
                              "compared with the schema file")
     raise SchemaMismatch(f"{side} table {live.qualified} primary key is ({', '.join(live.primary_key)}), "
                          f"the schema file says ({', '.join(expected.primary_key)})")
+
+
+#: key kinds whose values read back alike from a column of either kind
+_SAME_KEYS = [frozenset({Kind.VARCHAR, Kind.TEXT}), frozenset({Kind.VARBINARY, Kind.BLOB})]
+
+
+def _holds_keys(expected: Column, live: Column, stored_as: dict) -> bool:
+    """Whether a live key column holds every key of ``expected``'s type unchanged: the same
+    kind (or the one this database stores it as), any integer width or decimal, and no
+    fewer fractional digits, scale or characters."""
+    e, g = expected.kind, live.kind
+    family = FAMILY[e]
+    same = (e == g or stored_as.get(e) == g or family in ("integer", "decimal")
+            or any(e in s and g in s for s in _SAME_KEYS))
+    if not same:
+        return False
+    for attr in ("precision", "scale", "length"):
+        want, have = getattr(expected, attr), getattr(live, attr)
+        if want is not None and have is not None and have < want and not (attr == "precision" and family == "decimal"):
+            return False
+    if family == "decimal" and expected.scale is not None and live.scale is not None and expected.precision \
+            and live.precision and live.precision - live.scale < expected.precision - expected.scale:
+        return False
+    return True

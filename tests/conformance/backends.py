@@ -208,6 +208,23 @@ BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend, "mariadb": m
             "mysql": mysql_mode_backend}
 
 
+def write_configs(d: Path, src: Backend, tgt: Backend, names: list[str], window_size: int = 50,
+                  max_threads: int = 4, file_mb: float = 0.02, extra: str = "") -> None:
+    """DSN files, the table list (``names`` in the source's schema) and schema, emit and
+    sync configs for ``src`` → ``tgt`` in ``d``, renaming the schema where they differ."""
+    (d / "source.dsn").write_text(src.url + "\n")
+    (d / "target.dsn").write_text(tgt.url + "\n")
+    (d / "tables.txt").write_text("".join(f"{src.schema}.{n}\n" for n in names))
+    rename = f"schemaRename={src.schema}:{tgt.schema}\n" if src.schema != tgt.schema else ""
+    common = (f"sourceType={src.type_name}\nsourceDsnFile=source.dsn\ntargetType={tgt.type_name}\n"
+              f"targetDsnFile=target.dsn\ntableFile=tables.txt\nschemaFile=schema.skt\n{rename}")
+    (d / "schema.cfg").write_text(common + "outputDirectory=ddl\n")
+    emit = (f"emitOutputDirectory=emit\nwindowSize={window_size}\nmaxThreads={max_threads}\n"
+            f"emitFileTargetMB={file_mb}\n{extra}")
+    (d / "emit.cfg").write_text(common + "targetSyncEmit=true\n" + emit)
+    (d / "sync.cfg").write_text(common + emit + "doneDirectory=done\n")
+
+
 def joint_limits(a: Limits, b: Limits) -> Limits:
     return Limits(min(a.max_integer, b.max_integer), a.nonfinite_floats and b.nonfinite_floats,
                   max(a.min_year, b.min_year), a.folds_case or b.folds_case, a.pad_space or b.pad_space)

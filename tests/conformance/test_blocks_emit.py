@@ -15,7 +15,7 @@ from targetsync_core.adapters.postgres import adapter as pg
 from targetsync_core.cli import main
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import BACKENDS
+from tests.conformance.backends import BACKENDS, write_configs
 from tests.conformance.test_conformance import assert_same
 
 
@@ -48,16 +48,7 @@ def drifted(rng, rows: list[tuple], share: float) -> tuple[list[tuple], dict]:
 
 
 def write_cfg(d, src, tgt, names) -> None:
-    (d / "source.dsn").write_text(src.url + "\n")
-    (d / "target.dsn").write_text(tgt.url + "\n")
-    (d / "tables.txt").write_text("".join(f"{src.schema}.{n}\n" for n in names))
-    rename = f"schemaRename={src.schema}:{tgt.schema}\n" if src.schema != tgt.schema else ""
-    common = (f"sourceType={src.type_name}\nsourceDsnFile=source.dsn\ntargetType={tgt.type_name}\n"
-              f"targetDsnFile=target.dsn\ntableFile=tables.txt\nschemaFile=schema.skt\n{rename}")
-    emit = "emitOutputDirectory=emit\nwindowSize=100\nmaxThreads=3\nemitFileTargetMB=0.05\n"
-    (d / "schema.cfg").write_text(common + "outputDirectory=ddl\n")
-    (d / "emit.cfg").write_text(common + "targetSyncEmit=true\n" + emit)
-    (d / "sync.cfg").write_text(common + emit + "doneDirectory=done\n")
+    write_configs(d, src, tgt, names, window_size=100, max_threads=3, file_mb=0.05)
 
 
 PAIRS = [("postgres", "postgres"), ("postgres", "mariadb"), ("mariadb", "postgres")]

@@ -20,7 +20,7 @@ from targetsync_core.emit import files as F
 from targetsync_core.model import skt
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import BACKENDS, Limits, joint_limits
+from tests.conformance.backends import BACKENDS, Limits, joint_limits, write_configs
 from tests.helpers import VALUE_COLUMNS, random_value
 
 KINDS = list(BACKENDS)
@@ -117,16 +117,7 @@ def drift(rng, t: Table, rows: list[tuple], lim: Limits) -> list[tuple]:
 
 
 def write_cfg(d, src, tgt):
-    (d / "source.dsn").write_text(src.url + "\n")
-    (d / "target.dsn").write_text(tgt.url + "\n")
-    (d / "tables.txt").write_text("".join(f"{src.schema}.{t.name}\n" for t in tables(src.schema)))
-    rename = f"schemaRename={src.schema}:{tgt.schema}\n" if src.schema != tgt.schema else ""
-    common = (f"sourceType={src.type_name}\nsourceDsnFile=source.dsn\ntargetType={tgt.type_name}\n"
-              f"targetDsnFile=target.dsn\ntableFile=tables.txt\nschemaFile=schema.skt\n{rename}")
-    (d / "schema.cfg").write_text(common + "outputDirectory=ddl\n")
-    emit = "emitOutputDirectory=emit\nwindowSize=50\nmaxThreads=4\nemitFileTargetMB=0.02\ncheckpointDir=cp\n"
-    (d / "emit.cfg").write_text(common + "targetSyncEmit=true\n" + emit)
-    (d / "sync.cfg").write_text(common + emit + "doneDirectory=done\n")
+    write_configs(d, src, tgt, [t.name for t in tables(src.schema)], extra="checkpointDir=cp\n")
     (d / "apply.cfg").write_text(f"targetType={tgt.type_name}\ntargetDsnFile=target.dsn\nschemaFile=schema.skt\n"
                                  "inputDirectory=emit\ndoneDirectory=done\n")
 

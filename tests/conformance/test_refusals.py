@@ -84,7 +84,7 @@ def test_skt_that_disagrees_with_the_live_target_is_refused(tmp_path, kind):
         change = "TYPE TEXT" if kind == "postgres" else "TEXT"
         verb = "ALTER COLUMN v" if kind == "postgres" else "MODIFY COLUMN v"
         tgt.execute(f"ALTER TABLE {q}{tgt.schema}{q}.{q}names{q} {verb} {change};")
-        one_line(cli("sync", "--config", str(tmp_path / "sync.cfg")), 2, "target table", "names", "v")
+        one_line(cli("sync", "--config", str(tmp_path / "sync.cfg")), 2, "target column", "names.v", "text", "INT")
         assert tgt.read(keyed(tgt.schema)) == []
 
 

@@ -87,7 +87,7 @@ def test_table_not_found(run):
 def test_skt_that_does_not_match_the_live_table(run):
     sqlite3.connect(run / "target.db").executescript(
         'DROP TABLE items; CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(20), qty TEXT);')
-    one_line_error(cli("emit", "--config", str(run / "emit.cfg")), 2, "target table main.items", "qty")
+    one_line_error(cli("emit", "--config", str(run / "emit.cfg")), 2, "target column main.items.qty", "TEXT", "int32")
     one_line_error(cli("validate", "--config", str(run / "emit.cfg")), 2, "qty")
 
 

@@ -14,7 +14,7 @@ from tests.e2e.test_bad_input import one_line_error
 from tests.helpers import cli
 from tests.servers import mariadb_database, postgres_database
 
-TABLES = ["Mixed Case", 'we"ird', "back`tick", "semi;colon", "ünï-cødé", "select", "a.b"]
+TABLES = ["Mixed Case", 'we"ird', "back`tick", "semi;colon", "ünï-cødé", "select", "a.b", "w", "t", "ts_w"]
 COLUMNS = ["order", '"quoted"', "`bt`", "a;b", "Sp Ace", "ñame", "group", "x'y"]
 TYPES = ["BIGINT NOT NULL", "VARCHAR(20)", "INTEGER", "VARCHAR(20)", "INTEGER", "VARCHAR(20)", "INTEGER",
          "VARCHAR(20) NOT NULL"]

@@ -135,3 +135,22 @@ def test_non_utf8_line(tmp_path):
     path.write_bytes(b"D\tapp.t\t1\t\xff\t\n")
     with pytest.raises(CktFormatError, match="3.ckt:1: line is not UTF-8"):
         list(read_records(str(path), {"app.t": TableCodec(TABLE)}))
+
+
+def test_a_value_with_more_digits_than_its_column_is_refused_naming_table_key_and_column():
+    """A source that keeps what it is given (SQLite) may hold 1.2345 in a DECIMAL(6,3) or
+    a fraction in a TIMESTAMP(0): the record is refused, never rounded in passing."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from targetsync_core.codec.ckt import INSERT, Change, TableCodec
+    from targetsync_core.errors import DataError
+    t = Table("main", "t", (Column("k", Kind.INT32, False), Column("d", Kind.DECIMAL, precision=6, scale=3),
+                            Column("ts", Kind.TIMESTAMP, precision=0)), ("k",))
+    codec = TableCodec(t)
+    ok = codec.encode(Change(INSERT, "main.t", (1,), row=(1, Decimal("1.5"), dt.datetime(2020, 1, 1))))
+    assert ok == "I\tmain.t\t1\t1.500\t2020-01-01 00:00:00\t\n"
+    with pytest.raises(DataError, match=r"table main.t key \(2,\): column d: decimal 1.2345 has more"):
+        codec.encode(Change(INSERT, "main.t", (2,), row=(2, Decimal("1.2345"), None)))
+    with pytest.raises(DataError, match="column ts: 2020-01-01T00:00:00.500000 has more"):
+        codec.encode(Change(INSERT, "main.t", (3,), row=(3, None, dt.datetime(2020, 1, 1, 0, 0, 0, 500000))))

@@ -194,3 +194,58 @@ def test_probe_policy_backs_off_on_mismatch_and_resumes_on_match():
     assert not p.should_probe() and p.should_probe()
     p.record(True)
     assert p.should_probe()
+
+
+# ---- values compare as the target holds them (issue 18) --------------------------------
+
+def _pair(kind_s: Kind, kind_t: Kind, **t):
+    src = Table("s", "t", (Column("k", Kind.INT32, False), Column("v", kind_s)), ("k",))
+    tgt = Table("s", "t", (Column("k", Kind.INT32, False), Column("v", kind_t, **t)), ("k",))
+    return src, tgt
+
+
+def _same(kind_s, kind_t, s, t, fits=True, **params) -> bool:
+    src, tgt = _pair(kind_s, kind_t, **params)
+    return RowComparer(src, tgt, fits=fits).changed((1, s), (1, t)) == []
+
+
+def test_a_narrower_target_holds_the_source_value_fitted_so_it_does_not_churn():
+    import datetime as dt
+    from decimal import Decimal
+    from targetsync_core.diff.compare import as_float32
+    assert _same(Kind.FLOAT64, Kind.FLOAT32, 0.1, as_float32(0.1))            # double into real
+    assert not _same(Kind.FLOAT64, Kind.FLOAT32, 0.1, as_float32(0.1000001))
+    assert _same(Kind.DECIMAL, Kind.DECIMAL, Decimal("12.3456789012"), Decimal("12.346"), precision=6, scale=3)
+    assert _same(Kind.DECIMAL, Kind.DECIMAL, Decimal("12.3456789012"), Decimal("12.345"), precision=6, scale=3)
+    assert not _same(Kind.DECIMAL, Kind.DECIMAL, Decimal("12.3456789012"), Decimal("12.344"), precision=6, scale=3)
+    assert _same(Kind.DECIMAL, Kind.DECIMAL, Decimal("-12.5"), Decimal("-13"), precision=10, scale=0)
+    a = dt.datetime(2020, 1, 1, 15, 10, 3, 500000, tzinfo=dt.timezone.utc)
+    assert _same(Kind.TIMESTAMPTZ, Kind.TIMESTAMP, a, dt.datetime(2020, 1, 1, 15, 10, 4), precision=0)
+    assert _same(Kind.TIMESTAMPTZ, Kind.TIMESTAMP, a, dt.datetime(2020, 1, 1, 15, 10, 3), precision=0)
+    assert not _same(Kind.TIMESTAMPTZ, Kind.TIMESTAMP, a, dt.datetime(2020, 1, 1, 15, 10, 2), precision=0)
+
+
+def test_a_wider_target_keeps_no_digit_the_source_lacks():
+    import datetime as dt
+    from decimal import Decimal
+    s = dt.datetime(2020, 1, 1, 15, 10, 3)
+    assert not _same(Kind.TIMESTAMP, Kind.TIMESTAMP, s, s.replace(microsecond=3030), precision=6)
+    assert not _same(Kind.TIMESTAMP, Kind.TIMESTAMP, s.replace(microsecond=3000), s.replace(microsecond=3030),
+                     precision=6)
+    assert not _same(Kind.DECIMAL, Kind.DECIMAL, Decimal("1.23"), Decimal("1.2345"), precision=10, scale=4)
+    assert _same(Kind.DECIMAL, Kind.DECIMAL, Decimal("1.23"), Decimal("1.2300"), precision=10, scale=4)
+    assert not _same(Kind.FLOAT32, Kind.FLOAT64, 0.5, 0.5000001)
+
+
+def test_time_zones_padding_and_a_target_that_keeps_what_it_is_given():
+    import datetime as dt
+    naive = dt.datetime(2024, 2, 29, 12, 0, 0, 123456)
+    aware = naive.replace(tzinfo=dt.timezone.utc)
+    assert _same(Kind.TIMESTAMP, Kind.TIMESTAMPTZ, naive, aware, precision=6)    # naive is UTC
+    assert _same(Kind.TIMESTAMPTZ, Kind.TIMESTAMP, aware, naive, precision=6)
+    assert not _same(Kind.TIMESTAMP, Kind.TIMESTAMPTZ, naive, aware + dt.timedelta(hours=1), precision=6)
+    assert _same(Kind.VARBINARY, Kind.BINARY, b"ab", b"ab\0\0", length=4)      # BINARY(n) pads
+    assert not _same(Kind.VARBINARY, Kind.VARBINARY, b"ab", b"ab\0\0", length=4)
+    assert _same(Kind.VARCHAR, Kind.CHAR, "ab", "ab   ", length=5)
+    # SQLite keeps what it is given: no fitting, compared as the source's kind
+    assert not _same(Kind.TIMESTAMP, Kind.TIMESTAMP, naive, naive.replace(microsecond=0), fits=False, precision=0)

@@ -104,7 +104,9 @@ def qualified(table: Table) -> str:
 class MysqlDatabase(ServerDatabase):
     capabilities = Capabilities(name="mysql", nonfinite_floats=False, max_identifier_length=64,
                                 pads_key_spaces=True)  # utf8mb4_bin is PAD SPACE
-    stored_as = {Kind.UUID: Kind.CHAR}
+    #: a uuid is kept as CHAR(36), a timestamptz as a DATETIME holding UTC (a TIMESTAMP
+    #: column holds one too, as MySQL's own)
+    stored_as = {Kind.UUID: Kind.CHAR, Kind.TIMESTAMPTZ: Kind.TIMESTAMP}
     driver = "mysql+pymysql"
     default_port = 3306
     engine_args = {"connect_timeout": 10}
@@ -197,7 +199,8 @@ class MysqlDatabase(ServerDatabase):
                                      fraction, col in key, where)
             columns.append(_as_json(c, clauses))
         table = Table(schema, name, tuple(columns), key)
-        self._columns[table.qualified] = {r[1]: LiveColumn(r[9] or "", (r[2] or "").lower(), r[8] or 0) for r in rows}
+        self._columns[table.qualified] = {r[1]: LiveColumn(r[9] or "", (r[2] or "").lower(), r[8] or 0, r[3])
+                                          for r in rows}
         return table
 
     def _unseen(self, cur, schema: str, name: str) -> Table | None:
@@ -236,15 +239,15 @@ class MysqlDatabase(ServerDatabase):
         return replace(table, columns=tuple(_as_json(c, clauses) for c in table.columns))
 
     def _column_info(self, table: Table) -> dict[str, "LiveColumn"]:
-        """Each live column's collation, data type and fractional digits, from one query,
-        cached."""
+        """Each live column's collation, data type, fractional digits and declared type,
+        from one query, cached."""
         key = table.qualified
         if key not in self._columns:
             with self.borrow() as conn, conn.cursor() as cur:
-                cur.execute("SELECT COLUMN_NAME, COLLATION_NAME, DATA_TYPE, DATETIME_PRECISION "
+                cur.execute("SELECT COLUMN_NAME, COLLATION_NAME, DATA_TYPE, DATETIME_PRECISION, COLUMN_TYPE "
                             "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
                             (table.schema, table.name))
-                self._columns[key] = {r[0]: LiveColumn(r[1] or "", (r[2] or "").lower(), r[3] or 0)
+                self._columns[key] = {r[0]: LiveColumn(r[1] or "", (r[2] or "").lower(), r[3] or 0, r[4])
                                       for r in cur.fetchall()}
         return self._columns[key]
 
@@ -571,6 +574,7 @@ class LiveColumn(NamedTuple):
     collation: str
     data_type: str
     fraction: int     # a temporal type's fractional digits
+    column_type: str  # the type as the table declares it (``decimal(6,3)``, ``enum('a','b')``)
 
 
 def _canonical_text(table: Table, fractional: set[str]) -> str:
@@ -755,9 +759,10 @@ class MysqlApplier(SqlApplier):
         name = self._shadows.get(t.qualified)
         if name is None:
             name = quote_ident(f"{t.name[:40]}_wkm{len(self._shadows)}")
-            dialect = self.db.dialect()
-            cols = ", ".join(f"{quote_ident(c.name)} {self.db.sqla_type(c, c.name in t.primary_key).compile(dialect=dialect)} NULL"
-                             for c in t.columns)
+            # the target's own column types (which may not be the .skt's: a target made
+            # by hand): a value is fitted to its column once, as the target would fit it
+            live = self.db._column_info(t)
+            cols = ", ".join(f"{quote_ident(c.name)} {live[c.name].column_type} NULL" for c in t.columns)
             # CREATE TEMPORARY TABLE does not end the open transaction
             self.sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (__op CHAR(1), __grp INT, {cols}) "
                      f"{self.db.shadow_options}CHARACTER SET utf8mb4")

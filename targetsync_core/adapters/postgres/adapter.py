@@ -539,15 +539,17 @@ class PostgresApplier(SqlApplier):
                     copy.write_row(row)
         target = qualified(t)
         keys = [quote_ident(c.name) for c in t.key_columns]
-        match = " AND ".join(f"{target}.{k} = w.{k}" for k in keys)
+        # both sides aliased: an unaliased target named like the shadow's alias ("w") clashed
+        match = " AND ".join(f"ts_t.{k} = ts_w.{k}" for k in keys)
         if batch.count("D"):
-            self.sql(f"DELETE FROM {target} USING {shadow} AS w WHERE w.__op = 'D' AND {match}")
+            self.sql(f"DELETE FROM {target} AS ts_t USING {shadow} AS ts_w WHERE ts_w.__op = 'D' AND {match}")
         if batch.count("I"):
             rest = [n for n, c in zip(names, t.columns) if c.name not in t.primary_key]
             action = ("DO UPDATE SET " + ", ".join(f"{n} = EXCLUDED.{n}" for n in rest)) if rest else "DO NOTHING"
             self.sql(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {shadow} "
                      f"WHERE __op = 'I' ON CONFLICT ({', '.join(keys)}) {action}")
         for grp, offsets in enumerate(batch.updates):
-            sets = ", ".join(f"{names[o]} = w.{names[o]}" for o in offsets)
-            self.sql(f"UPDATE {target} SET {sets} FROM {shadow} AS w WHERE w.__op = 'U' AND w.__grp = %s AND {match}",
+            sets = ", ".join(f"{names[o]} = ts_w.{names[o]}" for o in offsets)
+            self.sql(f"UPDATE {target} AS ts_t SET {sets} FROM {shadow} AS ts_w WHERE ts_w.__op = 'U' AND ts_w.__grp = %s "
+                     f"AND {match}",
                      (grp,))

@@ -53,7 +53,7 @@ def _decimal_collation(a: str, b: str) -> int:
 
 
 class SqliteDatabase(Database):
-    capabilities = Capabilities(name="sqlite", max_integer=T.SQLITE_MAX_INTEGER)
+    capabilities = Capabilities(name="sqlite", max_integer=T.SQLITE_MAX_INTEGER, fits_values=False)
 
     def __init__(self, path: str, source: str = ""):
         self.path = path
@@ -257,11 +257,12 @@ def _apply_batch(conn: sqlite3.Connection, batch: TableBatch) -> None:
         action = ("DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in rest)) if rest else "DO NOTHING"
         conn.execute(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {shadow} "
                      f"WHERE __op = 'I' ON CONFLICT ({key_list}) {action}")
-    match = " AND ".join(f"{target}.{_key_expr(c)} = w.{_key_expr(c)}" for c in t.key_columns)
+    # both sides aliased: an unaliased target named like the shadow's alias ("w") clashed
+    match = " AND ".join(f"ts_t.{_key_expr(c)} = ts_w.{_key_expr(c)}" for c in t.key_columns)
     for grp, offsets in enumerate(batch.updates):
-        sets = ", ".join(f"{names[o]} = w.{names[o]}" for o in offsets)
-        conn.execute(f"UPDATE {target} SET {sets} FROM (SELECT * FROM {shadow} WHERE __op = 'U' AND __grp = ?) "
-                     f"AS w WHERE {match}", (grp,))
+        sets = ", ".join(f"{names[o]} = ts_w.{names[o]}" for o in offsets)
+        conn.execute(f"UPDATE {target} AS ts_t SET {sets} FROM (SELECT * FROM {shadow} WHERE __op = 'U' "
+                     f"AND __grp = ?) AS ts_w WHERE {match}", (grp,))
 
 
 def _shadow_rows(batch: TableBatch, store) -> Iterator[tuple]:

@@ -1,0 +1,468 @@
+"""The type matrix (issue 18): for every ordered pair of backends, every source type ×
+every target type of one family that the target engine has, the target pre-created by
+hand in its own type and drifted; then ``sync``.
+
+Each cell must converge: the target then holds what the target engine itself stores for
+the source's stored values (found by inserting those values, read back raw from the
+source, into a reference table of the target's types through the target's own driver;
+where engines differ in how they fit a value, truncating or rounding, a target value that
+either would produce is accepted), a second ``validate`` exits 0 and a second ``sync``
+emits no record. Pairs of types of different families are refused in one line naming the
+column and both types, with nothing changed.
+
+Data is read and written through the raw drivers, never the adapters; the matrix of
+outcomes is printed in the test report.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sqlite3
+import struct
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
+
+import pytest
+
+from targetsync_core.cli import main
+from targetsync_core.model.schema import Column
+from targetsync_core.model.types import Kind
+from tests.conformance.backends import BACKENDS, write_configs
+from tests.conformance.backends import canon as canon_of
+
+ENGINES = ["sqlite", "postgres", "mariadb", "mysql"]
+PAIRS = [(s, t) for s in ENGINES for t in ENGINES]
+ROWS = 24            # source ids 1..24; the target holds 3..30
+
+
+@dataclass(frozen=True)
+class Native:
+    """A type as one engine spells it, with the kind the test reads its values as."""
+
+    ddl: str
+    kind: Kind
+    scale: int | None = None        # decimals: digits after the point (None: unconstrained)
+    precision: int | None = None    # temporal: fractional digits
+    length: int | None = None       # CHAR / BINARY padding
+
+    @property
+    def label(self) -> str:
+        return self.ddl.replace(" NULL", "")
+
+
+def N(ddl, kind, **kw) -> Native:
+    return Native(ddl, kind, **kw)
+
+
+def ts(v: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(v)
+
+
+@dataclass(frozen=True)
+class Family:
+    values: list
+    near: object                    # value -> a value close to it (the drift's nearly-equal edit)
+    pg: list
+    my: list
+    sqlite: list
+    my_target: tuple = ()           # types only a target of the MySQL family uses
+
+
+FAMILIES: dict[str, Family] = {
+    "integer": Family(
+        [0, 1, 42, 100, 126, 7, 99], lambda v: v + 1,
+        [N("smallint", Kind.INT16), N("integer", Kind.INT32), N("bigint", Kind.INT64)],
+        [N("tinyint", Kind.INT16), N("smallint", Kind.INT16), N("int", Kind.INT32), N("bigint", Kind.INT64),
+         N("int unsigned", Kind.UINT32), N("bigint unsigned", Kind.UINT64)],
+        [N("SMALLINT", Kind.INT16), N("INT", Kind.INT32), N("BIGINT", Kind.INT64)]),
+    "decimal": Family(
+        [Decimal(v) for v in ("12.3456789012", "-999.4", "0.0005", "0", "12.5", "-12.5", "1.2", "999.1234567891",
+                              "-0.0015", "7.0625")],
+        lambda v: v + Decimal("0.0001"),
+        [N("numeric(38,10)", Kind.DECIMAL, scale=10), N("numeric(6,3)", Kind.DECIMAL, scale=3),
+         N("numeric(12,0)", Kind.DECIMAL, scale=0), N("numeric", Kind.DECIMAL)],
+        [N("decimal(38,10)", Kind.DECIMAL, scale=10), N("decimal(6,3)", Kind.DECIMAL, scale=3),
+         N("decimal", Kind.DECIMAL, scale=0), N("decimal(30,20)", Kind.DECIMAL, scale=20)],
+        [N("DECIMAL TEXT(38,10)", Kind.DECIMAL, scale=10), N("DECIMAL TEXT(6,3)", Kind.DECIMAL, scale=3)]),
+    "float": Family(
+        [0.1, 1 / 3, -2.5, 1e10, 123456.789, 3.0e38, 1e-30, 16777217.0, -0.0, 2.0 ** -20],
+        lambda v: v * (1 + 1e-7) if v else 1e-9,
+        [N("real", Kind.FLOAT32), N("double precision", Kind.FLOAT64)],
+        [N("float", Kind.FLOAT32), N("double", Kind.FLOAT64)],
+        [N("FLOAT", Kind.FLOAT32), N("DOUBLE", Kind.FLOAT64)]),
+    "timestamp": Family(
+        [ts(v) for v in ("2020-01-02 03:04:05.123456", "2021-06-07 08:09:10", "1999-12-31 23:59:59.999600",
+                         "2010-05-05 05:05:05.500000", "2037-12-31 00:00:00.000001", "1971-01-01 00:00:00.500500",
+                         "1980-02-29 12:00:00.000400")],
+        lambda v: v + dt.timedelta(microseconds=3030),
+        [N(f"timestamp({p})", Kind.TIMESTAMP, precision=p) for p in (0, 3, 6)]
+        + [N(f"timestamptz({p})", Kind.TIMESTAMPTZ, precision=p) for p in (0, 3, 6)],
+        [N(f"datetime({p})", Kind.TIMESTAMP, precision=p) for p in (0, 3, 6)]
+        + [N(f"timestamp({p}) NULL", Kind.TIMESTAMPTZ, precision=p) for p in (0, 3, 6)],
+        [N("TIMESTAMP(0)", Kind.TIMESTAMP, precision=0), N("TIMESTAMP(6)", Kind.TIMESTAMP, precision=6),
+         N("TIMESTAMPTZ(6)", Kind.TIMESTAMPTZ, precision=6)]),
+    "time": Family(
+        [dt.time(10, 0, 0, 600000), dt.time(23, 59, 58, 400000), dt.time(0), dt.time(12, 34, 56, 123456),
+         dt.time(1, 2, 3, 4500)],
+        lambda v: (dt.datetime.combine(dt.date(2000, 1, 1), v) + dt.timedelta(microseconds=3030)).time(),
+        [N(f"time({p})", Kind.TIME, precision=p) for p in (0, 3, 6)],
+        [N(f"time({p})", Kind.TIME, precision=p) for p in (0, 3, 6)],
+        [N("TIME(0)", Kind.TIME, precision=0), N("TIME(6)", Kind.TIME, precision=6)]),
+    "string": Family(
+        ["ab", "ab  ", " lead", "", "héllo wörld", "日本語", "x" * 12, "MiXeD"],
+        lambda v: (v + "  ")[:12] if len(v) < 12 else v[:-1] + " ",
+        [N("char(12)", Kind.CHAR), N("varchar(12)", Kind.VARCHAR), N("varchar(40)", Kind.VARCHAR),
+         N("text", Kind.TEXT)],
+        [N("char(12)", Kind.CHAR), N("varchar(12)", Kind.VARCHAR), N("varchar(40)", Kind.VARCHAR),
+         N("text", Kind.TEXT)],
+        [N("CHAR(12)", Kind.CHAR), N("VARCHAR(12)", Kind.VARCHAR), N("TEXT", Kind.TEXT)]),
+    "binary": Family(
+        [b"", b"\x00", b"ab", b"a\x00", bytes(range(1, 9)), b"\xff\xfe"],
+        lambda v: v + b"\x00" if len(v) < 8 else v[:-1] + b"\x00",
+        [N("bytea", Kind.BLOB)],
+        [N("binary(8)", Kind.BINARY, length=8), N("varbinary(8)", Kind.VARBINARY), N("blob", Kind.BLOB)],
+        [N("BLOB", Kind.BLOB), N("BINARY(8)", Kind.BINARY), N("VARBINARY(8)", Kind.VARBINARY)]),
+    "boolean": Family(
+        [True, False], lambda v: not v,
+        [N("boolean", Kind.BOOLEAN)], [N("tinyint(1)", Kind.BOOLEAN)], [N("BOOLEAN", Kind.BOOLEAN)]),
+    "uuid": Family(
+        [uuid.UUID(int=n * 0x1234567890ABCDEF1234567) for n in range(1, 6)], lambda v: uuid.UUID(int=v.int ^ 1),
+        [N("uuid", Kind.UUID)], [], [N("UUID", Kind.UUID)],
+        my_target=(N("char(36)", Kind.UUID),)),
+    "json": Family(
+        ['{"a": 1, "b": [1, 2]}', "[]", '{"k": "日本"}', "12.5", '"s"', '{"z": null, "a": {"b": true}}'],
+        lambda v: json.dumps(json.loads(v), indent=1, sort_keys=True),
+        [N("json", Kind.JSON), N("jsonb", Kind.JSON)], [N("json", Kind.JSON)], [N("JSON TEXT", Kind.JSON)]),
+}
+
+#: pairs of types of different families: refused before any work
+REFUSED = [
+    ("postgres", "double precision", "mariadb", "decimal(12,4)"),
+    ("mariadb", "float", "postgres", "numeric(6,3)"),
+    ("postgres", "text", "postgres", "bytea"),
+    ("mariadb", "varchar(20)", "sqlite", "BLOB"),
+    ("sqlite", "INT", "mariadb", "tinyint(1)"),
+    ("postgres", "timestamp(6)", "mariadb", "date"),
+]
+
+
+def side(kind: str) -> str:
+    return {"postgres": "pg", "mariadb": "my", "mysql": "my", "sqlite": "sqlite"}[kind]
+
+
+def types_of(family: Family, engine: str, target: bool) -> list[Native]:
+    own = getattr(family, side(engine))
+    return own + list(family.my_target) if target and side(engine) == "my" else own
+
+
+def quote(engine: str, name: str) -> str:
+    return f"`{name}`" if side(engine) == "my" else f'"{name}"'
+
+
+def qualified(b, name: str) -> str:
+    return quote(b.kind, name) if b.kind == "sqlite" else f"{quote(b.kind, b.schema)}.{quote(b.kind, name)}"
+
+
+# ---- raw access, not through the adapters ----------------------------------------------
+
+def connect(b):
+    if b.kind == "sqlite":
+        return sqlite3.connect(b.path)
+    if b.kind == "postgres":
+        import psycopg
+        return psycopg.connect(b.url, autocommit=True, options="-c TimeZone=UTC")
+    return b._mysql()
+
+
+def run(b, statements: list[str], rows: list[tuple] = (), insert: str | None = None) -> None:
+    conn = connect(b)
+    try:
+        cur = conn.cursor()
+        for s in statements:
+            cur.execute(s)
+        if insert and rows:
+            cur.executemany(insert, rows)
+        if b.kind == "sqlite":
+            conn.commit()
+    finally:
+        conn.close()
+
+
+def fetch(b, sql: str) -> list[tuple]:
+    conn = connect(b)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def to_driver(engine: str, native: Native, v):
+    """A test value as this engine's driver takes it for a column of ``native``."""
+    if v is None:
+        return None
+    k = native.kind
+    if engine == "sqlite":   # stored as the text or number targetsync's SQLite files hold
+        if k is Kind.BOOLEAN:
+            return int(v)
+        if k in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
+            return v.isoformat(" ") + ("+00:00" if k is Kind.TIMESTAMPTZ else "")
+        if k in (Kind.DECIMAL, Kind.TIME, Kind.UUID):
+            return str(v)
+        return v
+    if side(engine) == "my" and k is Kind.UUID:
+        return str(v)
+    return v
+
+
+def select_list(engine: str, cols: list[Native]) -> str:
+    out = []
+    for i, n in enumerate(cols):
+        c = quote(engine, f"c{i}")
+        if side(engine) == "my" and n.kind is Kind.FLOAT32:
+            out.append(f"CAST({c} AS DOUBLE)")      # MySQL prints FLOAT with 6 digits
+        elif engine == "postgres" and n.kind is Kind.JSON:
+            out.append(f"{c}::text")
+        else:
+            out.append(c)
+    return ", ".join(out)
+
+
+def f32(v: float) -> float:
+    return struct.unpack("f", struct.pack("f", v))[0]
+
+
+def canon(native: Native, v, pad: bool = False):
+    """The test's own idea of a value read raw from a column of ``native`` (``pad``:
+    CHAR padding is insignificant for this cell)."""
+    if v is None:
+        return None
+    k = native.kind
+    if k is Kind.BOOLEAN:
+        return bool(int(v))
+    if k in (Kind.INT16, Kind.INT32, Kind.INT64, Kind.UINT32, Kind.UINT64):
+        return int(v)
+    if k is Kind.DECIMAL:
+        return Decimal(str(v))
+    if k in (Kind.FLOAT32, Kind.FLOAT64):
+        f = float(v)
+        return (f32(f) if k is Kind.FLOAT32 else f) + 0.0
+    if k in (Kind.CHAR, Kind.VARCHAR, Kind.TEXT):
+        return v.rstrip(" ") if pad or k is Kind.CHAR else v
+    if k is Kind.JSON:   # the document, as one text whatever its spacing and key order
+        return json.dumps(json.loads(v), sort_keys=True, ensure_ascii=False)
+    return canon_of(Column("v", k), v)
+
+
+def fittings(source: Native, target: Native, v) -> list:
+    """The values a target may hold for source value ``v`` where engines fit it
+    differently (decimals and fractional seconds: truncated, or rounded either way at an
+    exact half), beyond what the target's own engine gave the reference table."""
+    if v is None:
+        return []
+    if target.kind is Kind.DECIMAL and target.scale is not None:
+        q = Decimal(1).scaleb(-target.scale)
+        return [v.quantize(q, r) for r in (ROUND_DOWN, ROUND_HALF_UP, ROUND_HALF_DOWN)]
+    if target.precision is not None and target.precision < 6 and isinstance(v, (dt.datetime, dt.time)):
+        step = 10 ** (6 - target.precision)
+        base = dt.datetime.combine(dt.date(2000, 1, 1), v) if isinstance(v, dt.time) else v
+        down = base.replace(microsecond=base.microsecond // step * step)
+        out = [down, down + dt.timedelta(microseconds=step)]
+        return [o.time() for o in out] if isinstance(v, dt.time) else out
+    return []
+
+
+# ---- one engine pair -------------------------------------------------------------------
+
+@dataclass
+class Cell:
+    family: str
+    source: Native
+    target: Native
+    outcome: str = "converged"
+
+
+def source_value(fam: Family, i: int, j: int):
+    if i % 7 == 0:
+        return None
+    return fam.values[(i + j) % len(fam.values)]
+
+
+def target_value(fam: Family, i: int, j: int, stored):
+    """Drift: every third row equal to the source's stored value, every third nearly equal
+    (a digit beyond the source's precision, trailing spaces or zero bytes, a reformatted
+    JSON document), the rest another value."""
+    v = source_value(fam, i, j)
+    if i % 3 == 0:
+        return stored
+    if i % 3 == 1 and v is not None:
+        return fam.near(v)
+    return fam.values[(i + j + 1) % len(fam.values)]
+
+
+def valid(engine: str, native: Native, v):
+    """``v`` as a value of ``native``: the servers fit what they are given to the column,
+    SQLite keeps it as it is, so a SQLite source is given values its declared type holds."""
+    if engine != "sqlite" or v is None:
+        return v
+    if native.kind is Kind.DECIMAL and native.scale is not None:
+        return v.quantize(Decimal(1).scaleb(-native.scale), ROUND_HALF_UP)
+    if native.precision is not None and isinstance(v, (dt.datetime, dt.time)):
+        step = 10 ** (6 - native.precision)
+        return v.replace(microsecond=v.microsecond // step * step)
+    return v
+
+
+def build(src, tgt, name: str, fam_name: str, fam: Family) -> list[Cell]:
+    """Source table ``name`` with one column per (source type, target type) cell, the
+    target pre-created in the target's types and drifted, and the reference table
+    ``name_ref`` holding what the target engine stores for the source's stored values."""
+    cells = [Cell(fam_name, s, t) for s in types_of(fam, src.kind, False) for t in types_of(fam, tgt.kind, True)]
+    if not cells:
+        return []
+    scols, tcols = [c.source for c in cells], [c.target for c in cells]
+
+    def create(b, table: str, cols: list[Native]) -> str:
+        defs = ", ".join(f"{quote(b.kind, f'c{j}')} {n.ddl}" for j, n in enumerate(cols))
+        return f"CREATE TABLE {qualified(b, table)} ({quote(b.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, {defs})"
+
+    def insert(b, table: str, n: int) -> str:
+        mark = "?" if b.kind == "sqlite" else "%s"
+        return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join([mark] * (n + 1))})"
+
+    rows = [(i, *(to_driver(src.kind, n, valid(src.kind, n, source_value(fam, i, j))) for j, n in enumerate(scols)))
+            for i in range(1, ROWS + 1)]
+    run(src, [create(src, name, scols)], rows, insert(src, name, len(scols)))
+    stored = {r[0]: r[1:] for r in fetch(src, f"SELECT id, {select_list(src.kind, scols)} FROM {qualified(src, name)}")}
+    stored = {i: tuple(canon(n, v) for n, v in zip(scols, r)) for i, r in stored.items()}
+    ref = [(i, *(to_driver(tgt.kind, n, v) for n, v in zip(tcols, stored[i]))) for i in sorted(stored)]
+    drift = [(i, *(to_driver(tgt.kind, n, target_value(fam, i, j, stored[i][j] if i in stored else None))
+                   for j, n in enumerate(tcols))) for i in range(3, ROWS + 7)]
+    run(tgt, [create(tgt, name, tcols), create(tgt, f"{name}_ref", tcols)])
+    run(tgt, [], ref, insert(tgt, f"{name}_ref", len(tcols)))
+    run(tgt, [], drift, insert(tgt, name, len(tcols)))
+    return cells
+
+
+def configure(d, src, tgt, names: list[str]) -> None:
+    write_configs(d, src, tgt, names, window_size=7, max_threads=2, file_mb=0.004)
+
+
+def check_cells(src, tgt, name: str, cells: list[Cell]) -> None:
+    """Mark each cell whose target column differs from the reference (beyond the other
+    engines' fittings of the source value) as failed, naming the first row."""
+    scols, tcols = [c.source for c in cells], [c.target for c in cells]
+    got = {r[0]: r[1:] for r in fetch(tgt, f"SELECT id, {select_list(tgt.kind, tcols)} FROM {qualified(tgt, name)}")}
+    want = {r[0]: r[1:] for r in fetch(tgt, f"SELECT id, {select_list(tgt.kind, tcols)} FROM {qualified(tgt, name + '_ref')}")}
+    sval = {r[0]: r[1:] for r in fetch(src, f"SELECT id, {select_list(src.kind, scols)} FROM {qualified(src, name)}")}
+    if sorted(got) != sorted(want):
+        for c in cells:
+            c.outcome = f"keys differ: {sorted(set(got) ^ set(want))}"
+        return
+    for j, c in enumerate(cells):
+        pad = Kind.CHAR in (c.source.kind, c.target.kind)
+        for i in sorted(want):
+            g, w = canon(c.target, got[i][j], pad), canon(c.target, want[i][j], pad)
+            if g != w and g not in fittings(c.source, c.target, canon(c.source, sval[i][j])):
+                c.outcome = f"id {i}: target {got[i][j]!r}, the engine stores {want[i][j]!r}"
+                break
+
+
+OUTCOMES: dict[tuple[str, str], list[Cell]] = {}
+REFUSALS: list[tuple] = []
+
+
+def report_lines() -> list[str]:
+    """The matrix of outcomes, for the test report (``tests/conformance/conftest.py``)."""
+    if not OUTCOMES and not REFUSALS:
+        return []
+    out = ["type matrix: each source type (rows) x target type (columns) cell; ok = converged"]
+    for (s, t), cells in OUTCOMES.items():
+        for fam in FAMILIES:
+            mine = [c for c in cells if c.family == fam]
+            if not mine:
+                continue
+            targets = list(dict.fromkeys(c.target.label for c in mine))
+            out.append(f"  {s} -> {t}, {fam}: " + " | ".join(targets))
+            for source in dict.fromkeys(c.source.label for c in mine):
+                marks = ["ok" if c.outcome == "converged" else "FAIL" for c in mine if c.source.label == source]
+                out.append(f"    {source:>20}: " + " | ".join(f"{m:^{len(tl)}}" for m, tl in zip(marks, targets)))
+    for s, sn, t, tn, line in REFUSALS:
+        out.append(f"  refused {s} {sn} -> {t} {tn}: {line}")
+    return out
+
+
+@pytest.mark.parametrize("source_kind,target_kind", PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
+def test_type_matrix_converges(tmp_path, source_kind, target_kind, capsys):
+    with BACKENDS[source_kind](tmp_path, "s") as src, BACKENDS[target_kind](tmp_path, "t") as tgt:
+        cells_by_table = {}
+        for fam_name, fam in FAMILIES.items():
+            name = f"m_{fam_name}"
+            cells = build(src, tgt, name, fam_name, fam)
+            if cells:
+                cells_by_table[name] = cells
+        configure(tmp_path, src, tgt, list(cells_by_table))
+        OUTCOMES[(source_kind, target_kind)] = [c for cells in cells_by_table.values() for c in cells]
+        assert main(["schema", "--config", str(tmp_path / "schema.cfg")]) == 0
+        code = main(["sync", "--config", str(tmp_path / "sync.cfg")])
+        err = capsys.readouterr().err
+        if code != 0:
+            for c in OUTCOMES[(source_kind, target_kind)]:
+                c.outcome = f"sync failed: {err.strip()}"
+        assert code == 0, err
+        for name, cells in cells_by_table.items():
+            check_cells(src, tgt, name, cells)
+        # a second sync must emit nothing: any record it writes names the cells that churn
+        assert main(["sync", "--config", str(tmp_path / "sync.cfg"), "--doneDirectory", str(tmp_path / "done2")]) == 0
+        churn(tmp_path / "done2", tgt.schema, cells_by_table)
+        capsys.readouterr()
+        again = main(["validate", "--config", str(tmp_path / "emit.cfg")])
+        report_text = capsys.readouterr().out
+        failed = [f"{c.family} {c.source.label} -> {c.target.label}: {c.outcome}"
+                  for c in OUTCOMES[(source_kind, target_kind)] if c.outcome != "converged"]
+        assert not failed, "\n".join(failed)
+        assert again == 0, report_text
+
+
+def churn(done, schema: str, cells_by_table: dict[str, list[Cell]]) -> None:
+    """Mark the cells that records of a second sync touch: a U record names its columns
+    (offset 0 is the key ``id``); an I or D record, a row the first sync left unequal."""
+    for path in sorted(done.glob("*.ckt")):
+        for line in path.read_text().splitlines():
+            fields = line.split("\t")[:-1]
+            cells = cells_by_table.get(fields[1].rpartition(".")[2], [])
+            hit = ([int(o) for o in fields[3::2]] if fields[0] == "U" else range(1, len(cells) + 1))
+            for offset in hit:
+                cell = cells[offset - 1]
+                if cell.outcome == "converged":
+                    cell.outcome = f"a second sync writes {line[:120]!r}"
+
+
+
+@pytest.mark.parametrize("source_kind,source_type,target_kind,target_type", REFUSED,
+                         ids=[f"{a}-{b}-to-{c}-{d}".replace(" ", "") for a, b, c, d in REFUSED])
+def test_types_of_different_families_are_refused_in_one_line_with_nothing_changed(
+        tmp_path, source_kind, source_type, target_kind, target_type, capsys):
+    with BACKENDS[source_kind](tmp_path, "s") as src, BACKENDS[target_kind](tmp_path, "t") as tgt:
+        run(src, [f"CREATE TABLE {qualified(src, 'x')} ({quote(src.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, "
+                  f"{quote(src.kind, 'col')} {source_type})",
+                  f"INSERT INTO {qualified(src, 'x')} ({quote(src.kind, 'id')}) VALUES (1)"])
+        run(tgt, [f"CREATE TABLE {qualified(tgt, 'x')} ({quote(tgt.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, "
+                  f"{quote(tgt.kind, 'col')} {target_type})",
+                  f"INSERT INTO {qualified(tgt, 'x')} ({quote(tgt.kind, 'id')}) VALUES (5)"])
+        configure(tmp_path, src, tgt, ["x"])
+        assert main(["schema", "--config", str(tmp_path / "schema.cfg")]) == 0
+        capsys.readouterr()
+        code = main(["sync", "--config", str(tmp_path / "sync.cfg")])
+        err = capsys.readouterr().err.strip()
+        REFUSALS.append((source_kind, source_type, target_kind, target_type, err))
+        assert code == 2, err
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+        col = f"{tgt.schema}.x.col" if tgt.kind != "sqlite" else "main.x.col"
+        assert col in err, err
+        for spelled in (source_type, target_type):
+            assert spelled.split("(")[0].lower() in err.lower(), (spelled, err)
+        assert fetch(tgt, f"SELECT {quote(tgt.kind, 'id')} FROM {qualified(tgt, 'x')}") == [(5,)]
