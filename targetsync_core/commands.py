@@ -74,7 +74,8 @@ def make_emitter(source: Database, target: Database, names: list[str], tables: l
                  rename: dict[str, str], settings: EmitSettings, progress=None, on_window=None) -> Emitter:
     """An emitter (or, without an output directory, a validator) over the listed tables,
     after every check of them against the .skt and both live databases."""
-    pairs = prepare_pairs(names, tables, source, target, rename, settings.float_tolerance)
+    pairs = prepare_pairs(names, tables, source, target, rename, settings.float_tolerance,
+                          ordered=settings.output_dir is not None)
     return Emitter(pairs, source, target, settings, progress, on_window)
 
 

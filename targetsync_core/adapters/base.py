@@ -221,6 +221,18 @@ class Database(abc.ABC):
         for the ``with`` block; None when this server cannot."""
         raise NotImplementedError
 
+    def foreign_keys(self, schemas: set[str]) -> list:
+        """Every foreign key (``model.graph.Reference``, names as ``schema.table``) whose
+        referencing or referenced table lies in one of ``schemas``, as this database
+        enforces them; none where it has none."""
+        return []
+
+    def find_orphan(self, child: Table, columns: tuple[str, ...], parent: Table,
+                    ref_columns: tuple[str, ...]) -> tuple | None:
+        """The key of one row of ``child`` whose ``columns`` are all set and match no row of
+        ``parent`` on ``ref_columns`` (a row a foreign key would refuse), or None."""
+        return None
+
     def key_folding(self, table: Table) -> dict[str, str]:
         """Key columns whose live collation treats distinct strings as equal, mapped to
         how: ``"case"`` (case- and accent-insensitive), ``"space"`` (trailing spaces

@@ -42,6 +42,14 @@ class SqlApplier(Applier):
         """Map a driver error to a TargetSyncError naming the table (default: unchanged)."""
         return exc
 
+    def begin_file(self) -> None:
+        """Inside a file's transaction, before its first batch (PostgreSQL defers its
+        deferrable foreign keys here)."""
+
+    def end_file(self) -> None:
+        """Inside a file's transaction, after its last batch and before the record that it
+        was applied (the MySQL family checks the foreign keys it did not enforce here)."""
+
     # -- shared --
     def sql(self, text: str, params=()):
         cur = self.conn.cursor()
@@ -127,10 +135,12 @@ class SqlApplier(Applier):
                         (run_id, file_no)).fetchone():
                 return  # applied by an earlier life of this loader: never twice
             records = 0
+            self.begin_file()
             for current in batches:   # decoded lazily, a chunk at a time
                 self.apply_batch(current)
                 records += current.records
             current = None
+            self.end_file()
             self.sql(f"INSERT INTO {self.applied} VALUES (?, ?, ?, ?)", (run_id, file_no, records, time.time()))
 
         self._in_transaction(work, lambda: current)

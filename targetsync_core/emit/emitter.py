@@ -36,6 +36,8 @@ from targetsync_core.diff.windows import ProbePolicy, Window, windows
 from targetsync_core.emit import files as F
 from targetsync_core.emit import plan as P
 from targetsync_core.errors import ConfigError, OutputError, SchemaMismatch, TargetSyncError
+from targetsync_core.model import graph
+from targetsync_core.model.graph import ALL, DELETES, UPSERTS
 from targetsync_core.model.schema import Table, check_same_shape
 
 log = logging.getLogger("targetsync.emit")
@@ -65,6 +67,12 @@ class TablePair:
     target: Table
     codec: TableCodec
     comparer: RowComparer
+    #: which records this pair emits (``model.graph``: all, or a table's two passes over
+    #: foreign keys), the group whose records share one file, and the table's place in
+    #: the table list (its line of the summary)
+    ops: str = ALL
+    group: int | None = None
+    slot: int = 0
 
 
 @dataclass
@@ -99,9 +107,14 @@ class WindowDone:
 
 
 def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: Database,
-                  rename: dict[str, str], float_tolerance: float = 0.0) -> list[TablePair]:
+                  rename: dict[str, str], float_tolerance: float = 0.0, ordered: bool = False) -> list[TablePair]:
     """Check every listed table before any work: in the .skt, keyed, live on both sides
-    with the .skt's shape. Raises SchemaMismatch naming the first culprit."""
+    with the .skt's shape. Raises SchemaMismatch naming the first culprit.
+
+    ``ordered`` (emit and sync): lay the tables out over the foreign keys among them
+    (those of the .skt and those the target enforces) so that every change file leaves
+    them satisfied (``model.graph``), after checking that the source's data satisfies the
+    target's."""
     by_name = {t.qualified: t for t in skt}
     pairs = []
     for i, name in enumerate(names):
@@ -124,8 +137,27 @@ def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: 
         fits = target.capabilities.fits_values
         reading = as_read(tgt, live_tgt, target.stored_as) if fits else tgt
         comparer = RowComparer(table, reading, float_tolerance, fits)
-        pairs.append(TablePair(i, table, reading, TableCodec(table, tgt.qualified), comparer))
-    return pairs
+        pairs.append(TablePair(i, table, reading, TableCodec(table, tgt.qualified), comparer, slot=i))
+    return ordered_pairs(pairs, source, target) if ordered else pairs
+
+
+def ordered_pairs(pairs: list[TablePair], source: Database, target: Database) -> list[TablePair]:
+    """``pairs`` as the steps of ``graph.plan`` over the foreign keys among them."""
+    by_target = {p.codec.name: p for p in pairs}
+    enforced = [r for r in target.foreign_keys({p.target.schema for p in pairs})
+                if r.table in by_target and r.ref_table in by_target]
+    declared = [graph.Reference(fk.name, p.codec.name, fk.columns, f"{fk.ref_schema}.{fk.ref_table}", fk.ref_columns)
+                for p in pairs for fk in p.target.foreign_keys]
+    for r in enforced:   # the source's rows must satisfy what the target will refuse
+        child, parent = by_target[r.table].source, by_target[r.ref_table].source
+        orphan = source.find_orphan(child, r.columns, parent, r.ref_columns)
+        if orphan is not None:
+            raise SchemaMismatch(
+                f"source table {child.qualified} row {orphan!r} has {', '.join(r.columns)} with no row in "
+                f"{parent.qualified}: the target's foreign key {r.name} ({r.table} -> {r.ref_table}) would refuse "
+                "it; fix the source's rows or drop the constraint on the target")
+    steps = graph.plan(list(by_target), enforced + declared)
+    return [replace(by_target[st.table], index=i, ops=st.ops, group=st.group) for i, st in enumerate(steps)]
 
 
 def as_read(expected: Table, live: Table, stored_as: dict) -> Table:
@@ -156,13 +188,26 @@ class _Publisher:
         self.size = self.records = 0
         self.sha = None
         self.position: tuple | None = None
+        self.group: int | None = None     # the group of the last record in the file being built
+        self.last_pair: TablePair | None = None   # and its pair
         self.published: list[int] = []
         self.total_records = self.total_bytes = 0
 
-    def add_window(self, pair: TablePair, window: Window, part: Path) -> None:
+    def add_window(self, pair: TablePair, window: Window, part: Path, keep_open: bool = False) -> None:
+        """Copy the window's records into the file being built, publishing whenever it
+        reaches the target size, except inside a group (``TablePair.group``: its records
+        of one pass share one file); ``keep_open``: the next window is of the same group,
+        so the file is not published at this window's end."""
+        grouped = pair.group is not None
+        last = self.last_pair
+        if last is not None and last.index != pair.index and last.codec.name == pair.codec.name:
+            # a table's second pass right after its first (a table referring only to
+            # itself): the loader must not merge the two into one batch, which would run
+            # the deletes first
+            self._publish()
         with open(part, "rb") as fh:
             for line in fh:
-                if self.size >= self.target:
+                if self.size >= self.target and not (grouped and self.group == pair.group):
                     self._publish()
                 if self.fh is None:
                     self.fh = open(self.dir / F.BUILDING, "wb")
@@ -172,8 +217,9 @@ class _Publisher:
                 self.size += len(line)
                 self.records += 1
                 self.position = (pair.index, pair.codec.name, window.index, _key_fields(line, pair), False)
+                self.group, self.last_pair = pair.group, pair
         self.position = (pair.index, pair.codec.name, window.index, None, True)
-        if self.fh is not None and (self.size >= self.target or self.every_window):
+        if self.fh is not None and (self.size >= self.target or self.every_window) and not keep_open:
             self._publish()
 
     @property
@@ -198,7 +244,7 @@ class _Publisher:
         self.total_records += self.records
         self.total_bytes += self.size
         self.next_file += 1
-        self.fh, self.size, self.records = None, 0, 0
+        self.fh, self.size, self.records, self.group, self.last_pair = None, 0, 0, None, None
 
 
 class Emitter:
@@ -238,6 +284,13 @@ class Emitter:
                 self._blocks[p.index] = (ProbePolicy(), fmt)
         self._widths: dict[int, list[int] | None] = {}
         self._target_reads: ThreadPoolExecutor | None = None   # during run(): target windows read as text
+        #: a table's window bounds, once cut (its second pass over foreign keys reuses them)
+        self._cut: dict[int, list[tuple]] = {}
+        #: per table (slot) read whole in its first pass: the deletes that pass saw and dropped
+        self._whole_first_pass: set[int] = set()
+        self._deletes_seen: dict[int, int] = {}
+        #: the index of each pair's last window, and of the last pair of each group
+        self._last_window: dict[int, int] = {}
 
     def cancel(self) -> None:
         """Stop after the windows already running (``sync`` calls it when the loader fails)."""
@@ -327,7 +380,9 @@ class Emitter:
             saved = P.load(cp, pair.index, pair.codec.name, size, pair.codec)
             if saved is not None:
                 return saved
-        bounds = self.source.window_bounds(pair.source, size)
+        bounds = self._cut.get(pair.slot)
+        if bounds is None:
+            bounds = self._cut[pair.slot] = self.source.window_bounds(pair.source, size)
         if cp and self.s.output_dir is not None:
             P.save(cp, pair.index, pair.codec.name, size, pair.codec, bounds)
         return bounds
@@ -335,6 +390,10 @@ class Emitter:
     def _todo(self, pair: TablePair) -> list[Window]:
         out = []
         start = self._start
+        if pair.ops == DELETES and pair.slot in self._whole_first_pass and not self._deletes_seen.get(pair.slot):
+            return out   # its first pass read the whole table and saw no row to delete
+        if pair.ops == UPSERTS and (start is None or start.table_index < pair.index):
+            self._whole_first_pass.add(pair.slot)
         bounds = self._bounds(pair)
         if pair.index in self._blocks:
             self._widths[pair.index] = block_widths(bounds, self.s.window_size)
@@ -344,6 +403,8 @@ class Emitter:
                     continue
                 w = w.after(pair.codec.decode_key(start.through, "high-water"))
             out.append(w)
+        if out:
+            self._last_window[pair.index] = out[-1].index
         return out
 
     def _diff(self, pair: TablePair, window: Window) -> tuple[Counts, Path | None]:
@@ -366,6 +427,8 @@ class Emitter:
         else:
             changes = diff_rows(pair.source, self.source.read_window(pair.source, window),
                                 self.target.read_window(pair.target, window), pair.comparer, counts, pair.codec.name)
+        if pair.ops != ALL:   # one of a table's two passes over foreign keys
+            changes = (c for c in changes if c.op in pair.ops)
         if self.s.output_dir is None:
             for _ in changes:
                 pass
@@ -428,7 +491,8 @@ class Emitter:
 
     def _run(self) -> EmitSummary:
         t0 = time.monotonic()
-        summary = EmitSummary([TableSummary(p.codec.name) for p in self.pairs])
+        names = {p.slot: p.codec.name for p in self.pairs}
+        summary = EmitSummary([TableSummary(names[i]) for i in sorted(names)])
         if self._done_before:
             log.info("resume: emit already complete (%s present)", F.DONE)
             summary.already_complete = True
@@ -441,6 +505,9 @@ class Emitter:
                 ThreadPoolExecutor(max_workers=self.s.max_threads, thread_name_prefix="target") as self._target_reads:
             try:
                 for pair in self.pairs:
+                    if pair.ops == DELETES:   # whether it has work depends on its first pass
+                        while pending:
+                            self._consume(pending.popleft(), summary, publisher)
                     todo = self._todo(pair)
                     if self.progress:
                         self.progress.add_total(len(todo))
@@ -464,14 +531,34 @@ class Emitter:
         summary.seconds = time.monotonic() - t0
         return summary
 
+    def _count_pass(self, pair: TablePair, counts: Counts) -> None:
+        """Count what a pass emits: a table's first pass over foreign keys emits no delete
+        (it remembers how many it saw), its second only deletes and reads no row twice."""
+        if pair.ops == UPSERTS:
+            self._deletes_seen[pair.slot] = self._deletes_seen.get(pair.slot, 0) + counts.deletes
+            counts.deletes = 0
+        elif pair.ops == DELETES:
+            counts.inserts = counts.updates = counts.source_rows = counts.target_rows = 0
+
+    def _keep_open(self, pair: TablePair, window: Window) -> bool:
+        """Whether records of ``pair``'s group come after ``window``: its file must not be
+        published yet."""
+        if pair.group is None:
+            return False
+        if window.index != self._last_window.get(pair.index, window.index):
+            return True
+        nxt = pair.index + 1
+        return nxt < len(self.pairs) and self.pairs[nxt].group == pair.group
+
     def _consume(self, item, summary: EmitSummary, publisher: _Publisher | None) -> None:
         pair, window, fut = item
         counts, part = fut.result()
-        table = summary.tables[pair.index]
+        self._count_pass(pair, counts)
+        table = summary.tables[pair.slot]
         table.counts.add(counts)
         table.windows += 1
         if publisher is not None:
-            publisher.add_window(pair, window, part)
+            publisher.add_window(pair, window, part, self._keep_open(pair, window))
             part.unlink()
             if publisher.empty and self._progress_path():  # durable: a resume starts after it
                 F.write_progress(self._progress_path(), F.Position(pair.index, pair.codec.name, window.index,

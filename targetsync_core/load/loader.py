@@ -105,12 +105,19 @@ CHUNK_RECORDS = 50_000
 
 
 def read_batches(path: Path, codecs: _Codecs) -> Iterator[list[TableBatch]]:
-    """Decode a change file into per-table batches of at most ``CHUNK_RECORDS`` in all,
-    refusing a key changed twice. The emitter writes each table's keys in ascending order,
-    which proves no key repeats without remembering any; a file out of that order is
-    checked once in full, remembering every key."""
-    batches: dict[str, TableBatch] = {}
-    groups: dict[str, dict[tuple, int]] = {}   # per table: U offsets → group number
+    """Decode a change file into batches of at most ``CHUNK_RECORDS`` in all, one per run
+    of consecutive records of a table, in the file's order, refusing a key changed twice.
+
+    A table's records come as one run, or two where the emitter ordered tables over
+    foreign keys (``model.graph``: its inserts and updates, later its deletes, with other
+    tables' records between): the two stay two batches, applied in that order, since an
+    applier runs a batch's deletes first. The emitter writes each run's keys in ascending
+    order, which proves no key repeats without remembering any; a file out of that order
+    is checked once in full, remembering every key."""
+    batches: list[TableBatch] = []
+    batch: TableBatch | None = None
+    batch_name = ""
+    groups: dict[tuple, int] = {}   # of the current batch: U offsets → group number
     last: dict[str, tuple] = {}
     checked = False
     n = 0
@@ -120,13 +127,12 @@ def read_batches(path: Path, codecs: _Codecs) -> Iterator[list[TableBatch]]:
             _refuse_repeated_keys(path, codecs)
             checked = True
         last[table] = key
-        batch = batches.get(table)
-        if batch is None:
-            batch = batches[table] = TableBatch(codecs.get(table).table)
-            groups[table] = {}
+        if batch is None or batch_name != table:
+            batch, batch_name, groups = TableBatch(codecs.get(table).table), table, {}
+            batches.append(batch)
         if body is not None:   # the target's staging text (TableBatch.staged)
             if op == UPDATE:
-                grp = _group(batch, groups[table], payload)
+                grp = _group(batch, groups, payload)
                 batch.staged.append(f"U\t{grp}\t{body}")
             else:
                 batch.staged.append(("I\t\\N\t" if op == INSERT else "D\t\\N\t") + body)
@@ -137,14 +143,14 @@ def read_batches(path: Path, codecs: _Codecs) -> Iterator[list[TableBatch]]:
             batch.deletes.append(key)
         else:
             offsets, values = payload
-            _group(batch, groups[table], offsets)
+            _group(batch, groups, offsets)
             batch.updates[offsets].append((key, values))
         n += 1
         if n >= CHUNK_RECORDS:
-            yield list(batches.values())
-            batches, n = {}, 0
+            yield batches
+            batches, batch, n = [], None, 0
     if batches:
-        yield list(batches.values())
+        yield batches
 
 
 def _group(batch: TableBatch, groups: dict[tuple, int], offsets: tuple) -> int:

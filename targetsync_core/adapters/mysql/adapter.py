@@ -28,7 +28,7 @@ from operator import call
 from typing import Iterator, NamedTuple
 
 from targetsync_core import faults
-from targetsync_core.adapters import canonical as C, catalog, sqla
+from targetsync_core.adapters import canonical as C, catalog, references, sqla
 from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
 from targetsync_core.adapters.server import (ServerDatabase, apply_error, bounds_sql, denied, discard, first_line,
                                              keyset_predicate)
@@ -39,6 +39,7 @@ from targetsync_core.diff.blocks import CANONICAL, canonical
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
 from targetsync_core.errors import ConfigError, ConnectError, DataError, SchemaMismatch
+from targetsync_core.model import graph
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import BINARY_KINDS, INTEGER_RANGES, STRING_KINDS, Kind
 
@@ -306,6 +307,38 @@ class MysqlDatabase(ServerDatabase):
         cols = table.key_columns
         return keyset_predicate([self._key_expr(table, c) for c in cols], w, "%s",
                                 lambda key: [self._key_param(c, v) for c, v in zip(cols, key)])
+
+    def foreign_keys(self, schemas: set[str]) -> list:
+        import pymysql
+        marks = ", ".join(["%s"] * len(schemas))
+        try:
+            with self.borrow() as conn, conn.cursor() as cur:
+                cur.execute("SELECT CONSTRAINT_NAME, CONCAT(TABLE_SCHEMA, '.', TABLE_NAME), COLUMN_NAME, "
+                            "CONCAT(REFERENCED_TABLE_SCHEMA, '.', REFERENCED_TABLE_NAME), REFERENCED_COLUMN_NAME, 0 "
+                            "FROM information_schema.KEY_COLUMN_USAGE WHERE REFERENCED_TABLE_NAME IS NOT NULL "
+                            f"AND (TABLE_SCHEMA IN ({marks}) OR REFERENCED_TABLE_SCHEMA IN ({marks})) "
+                            "ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
+                            [*sorted(schemas), *sorted(schemas)])
+                rows = cur.fetchall()
+        except pymysql.Error as exc:
+            raise self._catalog_error(exc, "foreign", "keys") from None
+        return references.grouped(rows)
+
+    def find_orphan(self, child: Table, columns: tuple[str, ...], parent: Table,
+                    ref_columns: tuple[str, ...]) -> tuple | None:
+        return references.first_orphan(child, columns, parent, ref_columns, quote_ident, qualified, self._fetched)
+
+    def _fetched(self, table: Table, cols: list[Column], sql: str) -> list[tuple]:
+        """The rows of a small query on a pooled (PyMySQL) connection, as canonical values."""
+        import pymysql
+        try:
+            with self.borrow() as conn, conn.cursor() as cur:
+                cur.execute(sql)
+                rows = cur.fetchall()
+                convert = _converter(conn, table, cols)
+        except pymysql.Error as exc:
+            raise self.read_error(exc, table) from None
+        return [tuple(r) if convert is None else convert(r) for r in rows]
 
     def read_keys(self, table: Table) -> Iterator[tuple]:
         cols = list(table.key_columns)
@@ -736,10 +769,22 @@ def _literal(col: Column):
 
 
 class MysqlApplier(SqlApplier):
+    """Applies a file in one transaction. Foreign keys: InnoDB checks each row as it is
+    written, and cannot defer a check to the commit. The emitter orders tables so that
+    every file satisfies the foreign keys between tables; the rows of a table that refers
+    to itself, or of tables that refer to each other, come in one file in no useful order,
+    so while it applies those this session turns ``foreign_key_checks`` off (for itself
+    only; it also keeps ``ON DELETE`` actions from firing) and, before the commit, looks
+    for a row that breaks any foreign key touching those tables: one found rolls the file
+    back, naming the constraint."""
+
     def __init__(self, conn, db: MysqlDatabase):
         super().__init__(conn, quote_ident(APPLIED), quote_ident(LEASE))
         self.db = db
         self._shadows: dict[str, str] = {}
+        self._references: dict[str, list] = {}   # per schema, from the catalog
+        self._cyclic: set[str] = set()             # the tables of those in a cycle
+        self._unchecked: set[str] = set()          # tables written with checks off, this file
         self.create_metadata()
 
     def begin(self) -> None:
@@ -749,7 +794,53 @@ class MysqlApplier(SqlApplier):
         self.conn.commit()
 
     def rollback(self) -> None:
-        self.conn.rollback()
+        try:
+            self.conn.rollback()
+        finally:
+            self._check_again()
+
+    def _refs(self, schema: str) -> list:
+        if schema not in self._references:
+            self._references[schema] = self.db.foreign_keys({schema})
+            self._cyclic |= graph.cycles(self._references[schema])
+        return self._references[schema]
+
+    def _uncheck(self, t: Table) -> None:
+        """Turn this session's checks off before writing a table in a foreign-key cycle."""
+        if t.qualified in self._unchecked:
+            return
+        self._refs(t.schema)
+        if t.qualified in self._cyclic:
+            if not self._unchecked:
+                self.sql("SET foreign_key_checks = 0")
+            self._unchecked.add(t.qualified)
+
+    def end_file(self) -> None:
+        """Check every foreign key touching a table written with checks off (this
+        transaction sees its own rows)."""
+        if not self._unchecked:
+            return
+        for t in sorted(self._unchecked):
+            for r in self._refs(t.partition(".")[0]):
+                if r.table not in self._unchecked and r.ref_table not in self._unchecked:
+                    continue
+                child, parent = (".".join(map(quote_ident, n.split(".", 1))) for n in (r.table, r.ref_table))
+                row = self.sql(references.orphan_sql(child, parent, list(r.columns), r.columns, r.ref_columns,
+                                                     quote_ident)).fetchone()
+                if row is not None:
+                    raise DataError(
+                        f"applying to {self.db.type_name} table {r.table}: the target's foreign key {r.name} refuses "
+                        f"{', '.join(f'{c}={v!r}' for c, v in zip(r.columns, row))}, which {r.ref_table} does not "
+                        "hold after this file")
+        self._check_again()
+
+    def _check_again(self) -> None:
+        if self._unchecked:
+            self._unchecked.clear()
+            try:
+                self.sql("SET foreign_key_checks = 1")
+            except Exception:  # noqa: BLE001 - a lost connection: a new one checks anyway
+                pass
 
     def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
         import pymysql
@@ -772,6 +863,7 @@ class MysqlApplier(SqlApplier):
     def apply_batch(self, batch: TableBatch) -> None:
         t = batch.table
         shadow = self._shadow(t)
+        self._uncheck(t)
         self.sql(f"DELETE FROM {shadow}")
         names = [quote_ident(c.name) for c in t.columns]
         cur = self.conn.cursor()

@@ -25,7 +25,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from targetsync_core.adapters import canonical as C, catalog, sqla
+from targetsync_core.adapters import canonical as C, catalog, references, sqla
 from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
 from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
@@ -37,6 +37,7 @@ from targetsync_core.diff.merge import split_lines
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
 from targetsync_core.errors import ConnectError, DataError, SchemaMismatch
+from targetsync_core.model import graph
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 
@@ -76,6 +77,20 @@ LEFT JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_constraint p ON p.conrelid = c.oid AND p.contype = 'p'
 WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 ORDER BY a.attnum"""
+
+
+#: the foreign keys touching some schemas: one row per column pair, in key order
+_REFERENCES = """
+SELECT c.conname, n.nspname || '.' || r.relname, a.attname, fn.nspname || '.' || fr.relname, fa.attname,
+       c.condeferrable
+FROM pg_constraint c
+JOIN pg_class r ON r.oid = c.conrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+JOIN pg_class fr ON fr.oid = c.confrelid JOIN pg_namespace fn ON fn.oid = fr.relnamespace
+CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(attnum, fattnum, i)
+JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = k.fattnum
+WHERE c.contype = 'f' AND (n.nspname = ANY(%s) OR fn.nspname = ANY(%s))
+ORDER BY n.nspname, r.relname, c.conname, k.i"""
 
 
 def copy_fields(line: bytes) -> list:
@@ -154,6 +169,22 @@ class PostgresDatabase(ServerDatabase):
         columns = tuple(catalog.pg_column(col, fmt, typtype, not_null, enum_length, pos is not None, where)
                         for col, fmt, typtype, not_null, enum_length, pos in rows if col is not None)
         return Table(schema, name, columns, tuple(col for _, col in keyed))
+
+    def foreign_keys(self, schemas: set[str]) -> list:
+        import psycopg
+        try:
+            with self.borrow() as conn:
+                rows = conn.execute(_REFERENCES, (sorted(schemas), sorted(schemas))).fetchall()
+        except psycopg.Error as exc:
+            if self.lost(exc):
+                raise ConnectError(f"lost the connection to {self.where()}: {first_line(exc)}") from None
+            raise DataError(f"reading the foreign keys on {self.where()}: {first_line(exc)}") from None
+        return references.grouped(rows)
+
+    def find_orphan(self, child: Table, columns: tuple[str, ...], parent: Table,
+                    ref_columns: tuple[str, ...]) -> tuple | None:
+        return references.first_orphan(child, columns, parent, ref_columns, quote_ident, qualified,
+                                       lambda t, cols, sql: self._stream(t, cols, sql, ()))
 
     def read_keys(self, table: Table) -> Iterator[tuple]:
         cols = list(table.key_columns)
@@ -331,7 +362,10 @@ class PostgresDatabase(ServerDatabase):
     @classmethod
     def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
         from sqlalchemy.dialects import postgresql
-        return sqla.generate_ddl(tables, postgresql.dialect(), _sqla_type)
+        # DEFERRABLE INITIALLY IMMEDIATE: others see no change; the loader defers them
+        # inside each file's transaction (self-references and cycles, model.graph)
+        return sqla.generate_ddl(tables, postgresql.dialect(), _sqla_type,
+                                 {"deferrable": True, "initially": "IMMEDIATE"})
 
     def execute_script(self, sql: str) -> None:
         import psycopg
@@ -507,9 +541,36 @@ class PostgresApplier(SqlApplier):
     def rollback(self) -> None:
         self.conn.rollback()
 
+    def begin_file(self) -> None:
+        """Foreign keys declared DEFERRABLE (``f.sql``'s are) are checked at the file's
+        commit: the rows of a table that refers to itself, or of tables that refer to each
+        other, may come in any order inside one file (``model.graph``). Others are checked
+        per statement, as always."""
+        self.sql("SET CONSTRAINTS ALL DEFERRED")
+
     def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
         import psycopg
+        if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+            return self._refused(exc)
         return apply_error(self.db, exc, batch, psycopg.Error)
+
+    def _refused(self, exc) -> DataError:
+        """A foreign key that refused the file's rows, named, with what the target holds
+        against them and, for a key that cannot be deferred, what to do."""
+        diag = exc.diag
+        name, table = diag.constraint_name or "?", diag.table_name or "?"
+        line = (f"applying to postgres table {diag.schema_name}.{table}: the target's foreign key {name} refused "
+                f"the rows ({diag.message_detail or first_line(exc)})")
+        try:
+            refs = {r.name: r for r in self.db.foreign_keys({diag.schema_name})}
+        except Exception:  # noqa: BLE001 - the refusal is the error to report
+            refs = {}
+        ref = refs.get(name)
+        if ref is not None and not ref.deferrable and ref.table in graph.cycles(list(refs.values())):
+            line += (f"; {name} is NOT DEFERRABLE on a table that refers to itself or back to itself, whose rows "
+                     f"can only be ordered inside a transaction: ALTER TABLE {ref.table} ALTER CONSTRAINT "
+                     f"{name} DEFERRABLE")
+        return DataError(line)
 
     def text_stage(self, table: Table) -> tuple:
         return copytext.renderers(table.columns)

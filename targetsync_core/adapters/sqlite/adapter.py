@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
 
+from targetsync_core.adapters import references
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.base import Capabilities, Database, TableBatch
 from targetsync_core.adapters.server import bounds_sql, keyset_predicate
@@ -86,6 +87,34 @@ class SqliteDatabase(Database):
             raise DataError(f"sqlite table {schema}.{name}: {exc}") from None
         finally:
             conn.close()
+
+    def foreign_keys(self, schemas: set[str]) -> list:
+        """The declared foreign keys (``PRAGMA foreign_key_list``; one naming no column
+        references the parent's primary key), named ``<table>_fk<n>``. The loader's
+        connection does not enforce them, as SQLite's default is."""
+        conn = self.connect()
+        rows = []
+        try:
+            known = {r[1] for r in conn.execute("PRAGMA database_list")}
+            for schema in sorted(schemas & known):
+                s = quote_ident(schema)
+                for (name,) in conn.execute(f"SELECT name FROM {s}.sqlite_master WHERE type = 'table'").fetchall():
+                    for fid, seq, parent, col, ref, *_ in conn.execute(
+                            f"PRAGMA {s}.foreign_key_list({quote_ident(name)})").fetchall():
+                        if ref is None:
+                            info = conn.execute(f"PRAGMA {s}.table_info({quote_ident(parent)})").fetchall()
+                            ref = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]][seq]
+                        rows.append((f"{name}_fk{fid}", f"{schema}.{name}", col, f"{schema}.{parent}", ref, False))
+        except sqlite3.Error as exc:
+            raise DataError(f"reading the foreign keys of sqlite database {self.path}: {exc}") from None
+        finally:
+            conn.close()
+        return references.grouped(rows)
+
+    def find_orphan(self, child: Table, columns: tuple[str, ...], parent: Table,
+                    ref_columns: tuple[str, ...]) -> tuple | None:
+        return references.first_orphan(child, columns, parent, ref_columns, quote_ident, qualified,
+                                       lambda t, cols, sql: self._stream(t, cols, sql, ()))
 
     def read_keys(self, table: Table) -> Iterator[tuple]:
         pos = table.key_positions
