@@ -16,6 +16,7 @@ from pathlib import Path
 from targetsync_core import commands, config
 from targetsync_core.adapters.sqlite import SqliteDatabase
 from targetsync_core.cli import print_table_report
+from targetsync_core.errors import ConfigError, OutputError
 
 UTC = dt.timezone.utc
 
@@ -50,10 +51,37 @@ def _drift(rng: random.Random, rows: dict) -> dict:
     return out
 
 
+#: marks a directory as a demo run's, which a later demo may empty and write again
+MARK = ".targetsync-demo"
+#: what a demo run writes there (also before the mark existed)
+WRITTEN = {"apply.cfg", "ddl", "emit.cfg", "schema.cfg", "schema.skt", "source.db", "source.dsn", "sync.cfg",
+           "tables", "tables.txt", "target.db", "target.dsn", "emit", "done", "checkpoint", MARK}
+
+
+def _replaceable(d: Path) -> bool:
+    """Whether ``d`` may be emptied: empty, or a demo run's (marked, or holding only what
+    a demo writes). Anything else is the user's: never deleted."""
+    names = {p.name for p in d.iterdir()}
+    return MARK in names or all(n in WRITTEN or n.endswith((".log", "-journal", "-wal", "-shm")) for n in names)
+
+
 def write_run_dir(d: Path, n: int, seed: int = 7) -> None:
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
+    """A demo run directory in ``d``: new, empty, or a previous demo run's, which is
+    replaced. Any other directory is refused (ConfigError), its contents untouched."""
+    if n < 1:
+        raise ConfigError(f"demo: --rows must be at least 1, not {n}")
+    try:
+        if d.exists() and not d.is_dir():
+            raise ConfigError(f"demo: {d} is a file, not a directory: give a new or empty directory")
+        if d.is_dir() and not _replaceable(d):
+            raise ConfigError(f"demo: {d} holds files that are not a demo run's; give a new or empty directory "
+                              "(nothing in it was touched)")
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+        (d / MARK).write_text("a targetsync demo run: `targetsync demo` may replace this directory\n")
+    except OSError as exc:
+        raise OutputError.of(exc, "demo directory", d) from None
     for side in ("source", "target"):
         sqlite3.connect(d / f"{side}.db").close()
         (d / f"{side}.dsn").write_text(f"sqlite:///{side}.db\n")
@@ -89,8 +117,8 @@ def _cmd(d: Path, command: str, cfg_name: str, apply: bool = False):
 
 def run_demo(d: Path, n: int) -> int:
     d = d.resolve()
-    print(f"demo: generating a SQLite source ({n:,} customers) and a drifted target in {d}")
     write_run_dir(d, n)
+    print(f"demo: generated a SQLite source ({n:,} customers) and a drifted target in {d}")
     result = _cmd(d, "sync", "sync.cfg")
     print("demo: targetsync sync --config sync.cfg changed:")
     print_table_report([(t.name, t.counts.source_rows, t.counts.target_rows, t.counts.inserts,

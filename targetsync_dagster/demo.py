@@ -17,6 +17,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from targetsync_core import commands
 from targetsync_core.cli import print_table_report
+from targetsync_core.errors import TargetSyncError
 from targetsync_core.demo import write_run_dir
 from targetsync_core.model import skt
 
@@ -40,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, default=5000)
     args = p.parse_args(argv)
     d = Path(args.dir).resolve()
-    print(f"demo: generating a SQLite source ({args.rows:,} customers) and a drifted target in {d}")
-    write_run_dir(d, args.rows)
+    try:
+        write_run_dir(d, args.rows)
+    except TargetSyncError as exc:
+        print(f"targetsync: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"demo: generated a SQLite source ({args.rows:,} customers) and a drifted target in {d}")
     os.environ.update(TARGETSYNC_RUN_DIR=str(d), TARGETSYNC_WINDOW_SIZE="500", TARGETSYNC_FILE_TARGET_MB="0.25")
     from targetsync_dagster.definitions import build_definitions
     defs = build_definitions()

@@ -221,6 +221,11 @@ class Database(abc.ABC):
         for the ``with`` block; None when this server cannot."""
         raise NotImplementedError
 
+    def identity(self) -> str:
+        """Which database this is, without secrets (``postgres db.example:5432/shop``): what
+        a resumed emit checks it still talks to."""
+        return self.capabilities.name
+
     def foreign_keys(self, schemas: set[str]) -> list:
         """Every foreign key (``model.graph.Reference``, names as ``schema.table``) whose
         referencing or referenced table lies in one of ``schemas``, as this database

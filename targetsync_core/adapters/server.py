@@ -58,9 +58,11 @@ class ServerDatabase(Database):
         self._lock = threading.Lock()
 
     def where(self) -> str:
+        return f"{self.identity()} (DSN file {self.dsn.source})"
+
+    def identity(self) -> str:
         d = self.dsn
-        return f"{self.type_name} {d.host or 'localhost'}:{d.port or self.default_port}/{d.database} " \
-               f"(DSN file {d.source})"
+        return f"{self.type_name} {d.host or 'localhost'}:{d.port or self.default_port}/{d.database}"
 
     @abc.abstractmethod
     def connect(self, autocommit: bool = True):

@@ -335,15 +335,49 @@ class Emitter:
                     p.unlink()
                 if self._progress_path() and self._progress_path().exists():
                     self._progress_path().unlink()
-                self.run_id = F.new_run(d)
+                self.run_id = F.new_run(d, self._plan())
             return
         self._recover(d)
+
+    def _plan(self) -> dict:
+        """What decides where each of the run's records falls: its windows (the window
+        size, the schema file's tables), its steps (tables, renamed, and their passes over
+        foreign keys) and the two databases. A resume must find the same (:meth:`_same_plan`)."""
+        tables = repr([p.source for p in self.pairs if p.ops != DELETES]).encode()
+        return {"windowSize": self.s.window_size, "steps": [[p.codec.name, p.ops] for p in self.pairs],
+                "schema": hashlib.sha256(tables).hexdigest(), "source": self.source.identity(),
+                "target": self.target.identity()}
+
+    def _same_plan(self, d: Path) -> None:
+        """Refuse to resume a run whose recorded plan differs from this one's, naming what
+        changed: its published files and positions refer to that plan's windows."""
+        was, now = F.read_plan(d), self._plan()
+        run = f"run {self.run_id} in {d}"
+        if was is None:
+            raise ConfigError(f"resume: {run} records no plan (an older version emitted it); run without resume")
+        if was.get("windowSize") != now["windowSize"]:
+            raise ConfigError(f"resume: {run} cut its tables into windows of {was.get('windowSize')} rows, not "
+                              f"{now['windowSize']}: resume with windowSize={was.get('windowSize')}, or run without resume")
+        for side in ("source", "target"):
+            if was.get(side) != now[side]:
+                raise ConfigError(f"resume: {run} was emitted with {side} {was.get(side)}, not {now[side]}; "
+                                  "run without resume")
+        if [s[0] for s in was.get("steps", [])] != [s[0] for s in now["steps"]]:
+            raise ConfigError(f"resume: {run} was emitted for another table list or schemaRename "
+                              f"({', '.join(dict.fromkeys(s[0] for s in was.get('steps', [])))}); run without resume")
+        if was.get("steps") != now["steps"]:
+            raise ConfigError(f"resume: the foreign keys among the tables changed since {run} was emitted "
+                              "(its tables' order and passes differ); run without resume")
+        if was.get("schema") != now["schema"]:
+            raise ConfigError(f"resume: the schema file differs from the one {run} was emitted with; "
+                              "run without resume")
 
     def _plan_files(self) -> list[Path]:
         cp = self.s.checkpoint_dir
         return list(cp.glob("plan.*.json")) if cp and cp.is_dir() else []
 
     def _recover(self, d: Path) -> None:
+        self._same_plan(d)
         self._done_before = (d / F.DONE).exists()
         numbers = F.hw_numbers(d)
         if numbers:

@@ -159,17 +159,30 @@ def clear_stale(directory: Path) -> None:
     fsync_dir(directory)
 
 
-def new_run(directory: Path) -> str:
+def new_run(directory: Path, plan: dict | None = None) -> str:
+    """Start a run in ``directory``: its id, and the ``plan`` a resume must continue
+    (the settings that decide which windows and files the run's records fall in)."""
     run_id = uuid.uuid4().hex
-    write_durably(directory / RUN, json.dumps({"run": run_id}).encode())
+    write_durably(directory / RUN, json.dumps({"run": run_id, "plan": plan}).encode())
     return run_id
 
 
-def read_run(directory: Path) -> str | None:
+def _run_doc(directory: Path) -> dict:
     try:
-        return json.loads((directory / RUN).read_text())["run"]
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        return None
+        doc = json.loads((directory / RUN).read_text())
+    except (FileNotFoundError, ValueError, UnicodeDecodeError, OSError):
+        return {}
+    return doc if isinstance(doc, dict) and isinstance(doc.get("run"), str) else {}
+
+
+def read_run(directory: Path) -> str | None:
+    return _run_doc(directory).get("run")
+
+
+def read_plan(directory: Path) -> dict | None:
+    """The plan the directory's run recorded (None: none, or an older version's run)."""
+    plan = _run_doc(directory).get("plan")
+    return plan if isinstance(plan, dict) else None
 
 
 def publish(directory: Path, building: Path, hw: HighWater) -> Path:

@@ -36,7 +36,7 @@ from targetsync_core import faults
 from targetsync_core.adapters.base import Database, LeaseHolder, TableBatch
 from targetsync_core.codec.ckt import DELETE, INSERT, UPDATE, TableCodec, read_changes, read_records
 from targetsync_core.emit import files as F
-from targetsync_core.errors import CktFormatError, OutputError, SchemaMismatch, TargetSyncError
+from targetsync_core.errors import CktFormatError, DataError, OutputError, SchemaMismatch, TargetSyncError
 from targetsync_core.model.schema import Table, check_same_shape
 
 log = logging.getLogger("targetsync.load")
@@ -223,6 +223,57 @@ def _refuse_repeated_keys(path: Path, codecs: _Codecs) -> None:
             raise CktFormatError(f"key of {ch.table} already changed at line {first}", str(path), lineno)
 
 
+def _arrived(path: Path, done: bool) -> bool:
+    """Whether the missing file ``path`` has just been published, or else refuse to pass
+    over it: files are published in order, so a
+    later file (or, once CHANGE.DONE is there, its own sidecar) proves it was published and
+    is gone (deleted, moved, a dangling link), and applying on would lose its changes. The
+    later files are looked for before ``path`` is looked at again, so a file an emitter
+    publishes meanwhile (``sync``) is never taken for a gap."""
+    d = path.parent
+    n = int(path.name.split(".")[0])
+    later = [m for m in F.ckt_numbers(d) if m > n]
+    sidecars = [m for m in F.hw_numbers(d) if m >= n] if done else []
+    if path.exists():   # published between the loader's look and this one (sync): no gap
+        return True
+    if path.is_symlink() or later or sidecars:
+        how = "is a link to nothing" if path.is_symlink() else "is missing"
+        after = (f", but {min(later)}.ckt was published after it" if later else
+                 f", though {F.DONE} and {min(sidecars)}.ckt.hw say it was published" if sidecars else "")
+        raise TargetSyncError(f"{path} {how}{after}: its changes would be lost; put the file back, or emit again "
+                              "(a fresh emit rewrites every file)")
+    return False
+
+
+def _check_whole(path: Path) -> None:
+    """Refuse a file that is not what the emitter published: its sidecar ``N.ckt.hw``
+    holds its size and SHA-256 (a file without a sidecar, copied by hand, is applied as it
+    is)."""
+    side = path.with_name(path.name + ".hw")
+    try:
+        hw = F.HighWater.load(side)
+    except FileNotFoundError:
+        log.debug("%s has no sidecar %s: its size and checksum cannot be checked", path.name, side.name)
+        return
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(f"{side} cannot be read ({type(exc).__name__}): it is not the sidecar the emitter "
+                        "wrote; emit again") from None
+    size = path.stat().st_size
+    if size != hw.size or _sha256(path) != hw.sha256:
+        what = f"{size:,} bytes where {hw.size:,} were published" if size != hw.size else "other bytes than were published"
+        raise DataError(f"{path} holds {what} (its sidecar {side.name} says so): it was cut short or changed; "
+                        "nothing of it was applied; restore it, or emit again")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _move(src: Path, done_dir: Path) -> None:
     dest = done_dir / src.name
     try:
@@ -318,7 +369,10 @@ class Loader:
                 n += 1
                 renewed = time.monotonic()
                 continue
-            if (self.s.input_dir / F.DONE).exists() and not path.exists():
+            done = (self.s.input_dir / F.DONE).exists()
+            if _arrived(path, done):
+                continue
+            if done:
                 log.info("CHANGE.DONE - exiting")
                 break
             if F.read_run(self.s.input_dir) != run_id:
@@ -328,6 +382,7 @@ class Loader:
         return summary
 
     def _apply(self, applier, run_id: str, n: int, path: Path, summary: LoadSummary) -> None:
+        _check_whole(path)
         tally: dict[str, Counter] = {}
 
         def counted() -> Iterator[TableBatch]:

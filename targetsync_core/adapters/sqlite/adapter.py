@@ -66,6 +66,9 @@ class SqliteDatabase(Database):
             raise SchemaMismatch(f"{dsn.source}: a {type_name} database needs a sqlite:/// DSN, not {dsn.scheme}")
         return cls(dsn.database, dsn.source)
 
+    def identity(self) -> str:
+        return f"sqlite {os.path.abspath(self.path)}"
+
     # -- connections --
     def connect(self) -> sqlite3.Connection:
         if not Path(self.path).is_file():
