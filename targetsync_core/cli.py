@@ -67,6 +67,11 @@ def print_table_report(rows: list[tuple], out=None) -> None:
         out.write("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) + "\n")
 
 
+def _missed(load) -> str:
+    n = sum(load.missed.values())
+    return f"; {n:,} update(s) found no row (the target lost them after the emit; sync again)" if n else ""
+
+
 def _emit_rows(summary) -> list[tuple]:
     return [(t.name, t.counts.source_rows, t.counts.target_rows, t.counts.inserts, t.counts.updates,
              t.counts.deletes) for t in summary.tables]
@@ -97,13 +102,14 @@ def _dispatch(args, cfg, progress) -> int:
     if cmd == "apply":
         s = commands.run_apply(cfg, progress)
         progress.close()
-        print(f"apply: {s.files} file(s), {s.records:,} record(s) in {s.seconds:.1f}s")
+        print(f"apply: {s.files} file(s), {s.records:,} record(s) in {s.seconds:.1f}s{_missed(s)}")
         return 0
     if cmd == "sync":
         s = commands.run_sync(cfg, progress)
         progress.close()
         print_table_report(_emit_rows(s.emit))
-        print(f"sync: {s.emit.files} file(s), {s.load.records:,} record(s) applied in {s.emit.seconds:.1f}s")
+        print(f"sync: {s.emit.files} file(s), {s.load.records:,} record(s) applied in {s.emit.seconds:.1f}s"
+              f"{_missed(s.load)}")
         return 0
     write = cmd == "emit" and cfg.get("targetSyncEmit") is True
     s = commands.run_emit(cfg, write, progress)

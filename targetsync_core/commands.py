@@ -20,7 +20,7 @@ from targetsync_core.emit.emitter import EmitSettings, EmitSummary, Emitter, pre
 from targetsync_core.errors import ConfigError, SchemaMismatch
 from targetsync_core.load.loader import LoadSettings, LoadSummary, Loader
 from targetsync_core.model import skt
-from targetsync_core.model.schema import Table, parse_table_name
+from targetsync_core.model.schema import Table, check_same_shape, parse_table_name
 
 log = logging.getLogger("targetsync")
 
@@ -70,13 +70,52 @@ def apply_ddl(target: Database, ddl: dict[str, str]) -> None:
         target.execute_script(ddl[fname])
 
 
+def create_missing(target: Database, target_type: str, tables: list[Table], rename: dict[str, str]) -> list[Table]:
+    """Create the tables (renamed) that the target lacks, with c/i/f.sql for those only,
+    after checking each one it has against the .skt (a mismatch is refused naming the
+    column, before anything is created). Returns the tables created. A rerun after a
+    failure creates what is still missing: PostgreSQL runs each script in a transaction,
+    the MySQL family commits each DDL statement on its own."""
+    missing = []
+    for t in tables:
+        renamed = t.with_rename(rename)
+        live = target.shape(renamed.schema, renamed.name)
+        if live is None:
+            missing.append(t)
+        else:
+            check_same_shape(renamed, live, "target", target.stored_as)
+    if missing:
+        apply_ddl(target, target_ddl(target_type, missing, rename))
+    return missing
+
+
 def make_emitter(source: Database, target: Database, names: list[str], tables: list[Table],
                  rename: dict[str, str], settings: EmitSettings, progress=None, on_window=None) -> Emitter:
     """An emitter (or, without an output directory, a validator) over the listed tables,
     after every check of them against the .skt and both live databases."""
     pairs = prepare_pairs(names, tables, source, target, rename, settings.float_tolerance,
                           ordered=settings.output_dir is not None)
+    check_connections(settings.max_threads, source, target)
     return Emitter(pairs, source, target, settings, progress, on_window)
+
+
+def check_connections(max_threads: int, source: Database, target: Database) -> None:
+    """Refuse a ``maxThreads`` that would take more connections than a server has room
+    for: each table-window reads on one connection a side, and the run holds a couple
+    more (its pool, the loader). Both sides on one server count twice."""
+    same = source.server() is not None and source.server() == target.server()
+    for side, db in (("source", source), ("target", target)):
+        room = db.connection_room()
+        if room is None:
+            continue
+        allowed, used = room
+        need = (max_threads + 2) * (2 if same else 1)
+        if need > allowed - used:
+            raise ConfigError(f"maxThreads={max_threads} needs about {need} connections to the {side}, "
+                              f"{db.identity()}, which allows {allowed} with {used} open: lower maxThreads "
+                              "(or raise the server's max_connections)")
+        if same:
+            return
 
 
 def apply_changes(target: Database, tables: list[Table], settings: LoadSettings, progress=None,
@@ -104,7 +143,8 @@ def run_emit(cfg: Config, write: bool = True, progress=None, on_window=None) -> 
 
 
 def load_settings(cfg: Config) -> LoadSettings:
-    return LoadSettings(input_dir=cfg["inputDirectory"], done_dir=cfg["doneDirectory"])
+    return LoadSettings(input_dir=cfg["inputDirectory"], done_dir=cfg["doneDirectory"],
+                        wait_seconds=cfg.get("waitSeconds"))
 
 
 def run_apply(cfg: Config, progress=None) -> LoadSummary:
@@ -159,5 +199,8 @@ def run_schema(cfg: Config, apply: bool) -> list[str]:
     for fname, text in ddl.items():
         (out / fname).write_text(text, encoding="utf-8")
     if apply:
-        apply_ddl(open_target(cfg), ddl)
+        present = len(tables) - len(create_missing(open_target(cfg), cfg["targetType"], tables,
+                                                   cfg.get("schemaRename") or {}))
+        if present:
+            log.info("schema: %d table(s) already on the target, checked against the schema file", present)
     return [t.qualified for t in tables]

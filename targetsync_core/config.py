@@ -8,6 +8,8 @@ naming the key.
 """
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +48,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     _k("targetSyncEmit", "bool", DIFFING, {EMIT}, help="true: write change files; false: validate only"),
     _k("emitOutputDirectory", "path", DIFFING, {EMIT, SYNC}, help="where N.ckt and CHANGE.DONE go"),
     _k("windowSize", "int", DIFFING, default=10_000, help="rows per diff window"),
-    _k("maxThreads", "int", DIFFING | {APPLY}, default=4, help="concurrent table-windows / table applies"),
+    _k("maxThreads", "int", DIFFING | {APPLY}, default=4, help="concurrent table-windows / table applies (at most 64)"),
     _k("emitFileTargetMB", "float", DIFFING, default=64.0, help="target size of each N.ckt"),
     _k("logFile", "path", ALL, help="log file"),
     _k("checkpointDir", "path", DIFFING, help="where window plans are kept for resume"),
@@ -59,6 +61,8 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     _k("doneDirectory", "path", {APPLY, SYNC}, {APPLY, SYNC}, help="where applied files are moved"),
     _k("workDirectory", "path", {APPLY, SYNC}, help="scratch directory for the loader"),
     _k("hexEncoding", "bool", {APPLY, SYNC}, default=False, help="must be false"),
+    _k("waitSeconds", "float", {APPLY}, help="give up after waiting this long for an emit run or its next file "
+                                            "(default: wait as long as it takes)"),
     _k("awsBucket", "str", {APPLY, SYNC}, help="staging bucket (Firebolt, Databricks)"),
     _k("awsRegion", "str", {APPLY, SYNC}, help="staging bucket region"),
     _k("awsCredentialsFile", "path", {APPLY, SYNC}, help="AWS credentials file"),
@@ -66,18 +70,34 @@ KEYS: dict[str, Key] = {k.name: k for k in [
 
 
 def read_file(path: str) -> list[tuple[str, str, str]]:
-    """(key, raw value, where) for every setting in a config file."""
-    text = read_user_file(path, "config file")
+    """(key, raw value, where) for every setting in a config file (a UTF-8 byte-order
+    mark at its start, as some editors write, is not part of the first key); a key set
+    twice is refused naming both lines."""
+    text = read_user_file(path, "config file").removeprefix("\ufeff")
     out = []
+    seen: dict[str, int] = {}
     for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         key, eq, value = line.partition("=")
-        if not eq or not key.strip():
+        key = key.strip()
+        if not eq or not key:
             raise ConfigError(f"{path}:{n}: expected key=value")
-        out.append((key.strip(), value.strip(), f"{path}:{n}"))
+        if key in seen:
+            raise ConfigError(f"{path}:{n}: {key} is set twice (first on line {seen[key]}); keep one")
+        seen[key] = n
+        out.append((key, value.strip(), f"{path}:{n}"))
     return out
+
+
+#: bounds of numeric settings beyond "greater than 0": the smallest emit file (about ten
+#: bytes, one record a file: a smaller value is a slip), the most concurrent table-windows
+#: (each takes a connection on each side)
+MINIMUM = {"emitFileTargetMB": 0.00001}
+MAXIMUM = {"maxThreads": 64, "waitSeconds": 10**9}
+_WHOLE = re.compile(r"[0-9]+\Z")
+_DECIMAL = re.compile(r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?\Z|[0-9]+\.\Z")
 
 
 def _convert(key: Key, raw: str, where: str, base: Path):
@@ -87,12 +107,19 @@ def _convert(key: Key, raw: str, where: str, base: Path):
             raise ConfigError(f"{where}: {key.name} must be true or false, not {raw!r}")
         return low == "true"
     if key.type in ("int", "float"):
-        try:
-            value = int(raw) if key.type == "int" else float(raw)
-        except ValueError:
-            raise ConfigError(f"{where}: {key.name} must be a number, not {raw!r}") from None
+        # digits only: Python would also read 1_000, ' 5', 'inf' and 'nan'
+        if not (_WHOLE if key.type == "int" else _DECIMAL).match(raw):
+            kind = "a whole number" if key.type == "int" else "a number"
+            raise ConfigError(f"{where}: {key.name} must be {kind}, not {raw!r}")
+        value = int(raw) if key.type == "int" else float(raw)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {key.name} must be a finite number, not {raw!r}")
         if not value > 0 and not (key.name == "floatTolerance" and value == 0):
             raise ConfigError(f"{where}: {key.name} must be greater than 0")
+        if value < MINIMUM.get(key.name, value):
+            raise ConfigError(f"{where}: {key.name} must be at least {MINIMUM[key.name]}, not {raw}")
+        if value > MAXIMUM.get(key.name, value):
+            raise ConfigError(f"{where}: {key.name} must be at most {MAXIMUM[key.name]}, not {raw}")
         return value
     if not raw:
         raise ConfigError(f"{where}: {key.name} is empty")
@@ -113,8 +140,10 @@ def _rename(raw: str, where: str) -> dict[str, str]:
     out = {}
     for item in raw.split(","):
         src, colon, dst = item.strip().partition(":")
-        if not colon or not src or not dst:
-            raise ConfigError(f"{where}: schemaRename must be sourceSchema:targetSchema, not {item.strip()!r}")
+        if not colon or not src or not dst or ":" in dst:
+            raise ConfigError(f"{where}: schemaRename must be sourceSchema:targetSchema[,…], not {item.strip()!r}")
+        if src in out:
+            raise ConfigError(f"{where}: schemaRename renames {src} twice ({src}:{out[src]} and {src}:{dst}); keep one")
         out[src] = dst
     return out
 
@@ -174,6 +203,9 @@ def read_table_list(path: Path) -> list[str]:
             continue
         schema, table = parse_table_name(line, f"{path}:{n}")
         name = f"{schema}.{table}"
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+            raise ConfigError(f"{path}:{n}: table name {name!r} holds a control character (a TAB?); "
+                              "change files cannot name it")
         if name in names:
             raise ConfigError(f"{path}:{n}: table {name} is listed twice")
         names.append(name)

@@ -43,17 +43,28 @@ def read_dsn_file(path: str, key: str) -> Dsn:
     return remember_secret(parse_dsn(lines[0].strip(), source=str(path), base=p.parent))
 
 
+ENCODE_HINT = ("percent-encode '/', '@', ':', '?' and '#' in the user name and password "
+               "(%2F %40 %3A %3F %23)")
+
+
 def parse_dsn(url: str, source: str = "<dsn>", base: Path | None = None) -> Dsn:
+    """The DSN ``url`` from file ``source``, or ConfigError naming only the file: where a
+    password holds a character that ends the authority (``/``, ``?``, ``#``), the URL's
+    parts are not what they seem (its host would be the user name, its path the rest of
+    the password), so no part of it is ever quoted."""
+    bad = ConfigError(f"the DSN in {source} is not a valid URL: {ENCODE_HINT}")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise ConfigError(f"DSN in {source} is not a valid URL") from None
+        raise bad from None
     scheme, _, driver = parts.scheme.partition("+")
     if not scheme or "://" not in url:
-        raise ConfigError(f"DSN in {source} is not a URL of the form dialect[+driver]://…")
+        raise ConfigError(f"the DSN in {source} is not a URL of the form dialect[+driver]://…")
     if scheme == "sqlite":
         return _sqlite(url, parts, source, base)
+    if "@" in parts.path + parts.query + parts.fragment or (parts.fragment and not parts.netloc.count("@")):
+        raise bad   # an '@' after the authority: the password held '/', '?' or '#'
     return Dsn(scheme.lower(), driver, unquote(parts.username) if parts.username else None,
                unquote(parts.password) if parts.password else None, parts.hostname, port,
                unquote(parts.path.lstrip("/")), parts.query, source)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from targetsync_core.dsn import scrub
+from targetsync_core.errors import ConfigError
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -38,8 +39,12 @@ def setup(log_file: Path | None, debug: bool = False) -> _BarAwareHandler:
     handler.addFilter(_Scrub())
     root.addHandler(handler)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            fh = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            shown = str(log_file) if len(str(log_file)) <= 120 else str(log_file)[:117] + "..."
+            raise ConfigError(f"logFile {shown} cannot be written: {exc.strerror or type(exc).__name__}") from None
         fh.setFormatter(logging.Formatter(FORMAT, "%Y-%m-%dT%H:%M:%S"))
         fh.addFilter(_Scrub())
         root.addHandler(fh)

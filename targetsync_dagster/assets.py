@@ -72,11 +72,8 @@ def target_ddl(target: DatabaseResource, run_dir: RunDirectory):
 @asset(group_name="schema", deps=[target_ddl], description="The target tables exist (created where missing).")
 def target_ddl_applied(target: DatabaseResource, run_dir: RunDirectory):
     tables = skt.read(run_dir.skt_path)
-    rename = run_dir.rename()
     db = target.open("target")
-    missing = [t for t in tables if _transient(lambda t=t: db.shape(rename.get(t.schema, t.schema), t.name)) is None]
-    if missing:
-        commands.apply_ddl(db, commands.target_ddl(target.type, missing, rename))
+    missing = _transient(lambda: commands.create_missing(db, target.type, tables, run_dir.rename()))
     return MaterializeResult(metadata={
         "created": MetadataValue.json([t.qualified for t in missing]),
         "already_present": len(tables) - len(missing)})

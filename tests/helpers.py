@@ -79,7 +79,8 @@ def random_value(rng: random.Random, col: Column, max_int: int = SQLITE_MAX_INT)
     if k in (Kind.BINARY, Kind.VARBINARY, Kind.BLOB):
         if k is Kind.BINARY:
             return bytes(rng.choice([0, 1, 255, 9, 10]) for _ in range(col.length))
-        return rng.choice([b"", b"\x00", b"\x00\x00\t\n\\", bytes(range(256))[:40]]) if edge else rng.randbytes(rng.randint(0, 20))
+        v = rng.choice([b"", b"\x00", b"\x00\x00\t\n\\", bytes(range(256))[:40]]) if edge else rng.randbytes(rng.randint(0, 20))
+        return v[: col.length] if col.length else v
     if k is Kind.DATE:
         return rng.choice([dt.date(1, 1, 1), dt.date(9999, 12, 31)]) if edge else dt.date(1, 1, 1) + dt.timedelta(days=rng.randint(0, 3652000))
     if k is Kind.TIME:

@@ -117,7 +117,13 @@ class TableBatch:
 
 
 class Applier(abc.ABC):
-    """One loader's session on a target. Not thread-safe; one per loader."""
+    """One loader's session on a target. Not thread-safe; one per loader.
+
+    ``missed`` counts, per table, the U records of the last :meth:`apply_file` that found
+    no row to update (the target lost the row after the emit read it): an update cannot
+    make a row, so the loader reports them and a later sync inserts the rows."""
+
+    missed: dict[str, int]
 
     @abc.abstractmethod
     def acquire_lease(self, holder: LeaseHolder, ttl: float) -> None:
@@ -225,6 +231,16 @@ class Database(abc.ABC):
         """Which database this is, without secrets (``postgres db.example:5432/shop``): what
         a resumed emit checks it still talks to."""
         return self.capabilities.name
+
+    def server(self) -> str | None:
+        """The server this database lives on (``host:port``), for telling two databases
+        on one server apart from two servers; None for an embedded one."""
+        return None
+
+    def connection_room(self) -> tuple[int, int] | None:
+        """(connections the server allows this login, connections open now), for bounding
+        ``maxThreads``; None where there is no such limit."""
+        return None
 
     def foreign_keys(self, schemas: set[str]) -> list:
         """Every foreign key (``model.graph.Reference``, names as ``schema.table``) whose

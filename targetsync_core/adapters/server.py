@@ -61,8 +61,10 @@ class ServerDatabase(Database):
         return f"{self.identity()} (DSN file {self.dsn.source})"
 
     def identity(self) -> str:
-        d = self.dsn
-        return f"{self.type_name} {d.host or 'localhost'}:{d.port or self.default_port}/{d.database}"
+        return f"{self.type_name} {self.server()}/{self.dsn.database}"
+
+    def server(self) -> str:
+        return f"{self.dsn.host or 'localhost'}:{self.dsn.port or self.default_port}"
 
     @abc.abstractmethod
     def connect(self, autocommit: bool = True):

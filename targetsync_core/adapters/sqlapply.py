@@ -23,6 +23,13 @@ class SqlApplier(Applier):
 
     def __init__(self, conn, applied_table: str, lease_table: str):
         self.conn, self.applied, self.lease = conn, applied_table, lease_table
+        self.missed: dict[str, int] = {}
+
+    def count_missed(self, batch: TableBatch, updated: int) -> None:
+        """Note the U records of ``batch`` that ``updated`` rows fell short of."""
+        short = batch.count("U") - updated
+        if short > 0:
+            self.missed[batch.table.qualified] = self.missed.get(batch.table.qualified, 0) + short
 
     # -- what a subclass provides --
     @abc.abstractmethod
@@ -127,9 +134,11 @@ class SqlApplier(Applier):
     def apply_file(self, run_id: str, file_no: int, batches: Iterable[TableBatch],
                    holder: LeaseHolder, ttl: float) -> None:
         current = None
+        self.missed = {}
 
         def work():
             nonlocal current
+            self.missed = {}
             self._claim(holder, ttl)
             if self.sql(f"SELECT 1 FROM {self.applied} WHERE run_id = ? AND file_no = ?",
                         (run_id, file_no)).fetchone():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import math
 import re
 import uuid
@@ -144,23 +145,68 @@ def _dec_bool(s: str) -> bool:
     raise ValueError(f"not a boolean (1 or 0): {s[:40]!r}")
 
 
-def _decimal_decoder(scale: int | None) -> Decoder:
+def _decimal_decoder(scale: int | None, precision: int | None = None) -> Decoder:
+    whole = precision - (scale or 0) if precision is not None else None
+
     def dec(s: str) -> Decimal:
         if not _DECIMAL_RE.match(s):
             raise ValueError(f"not a plain decimal: {s[:40]!r}")
-        if scale is not None and len(s.partition(".")[2]) != scale:
+        int_part, _, frac = s.lstrip("-").partition(".")
+        if scale is not None and len(frac) != scale:
             raise ValueError(f"decimal {s[:40]} does not have scale {scale}")
+        if whole is not None and len(int_part.lstrip("0")) > whole:
+            raise ValueError(f"decimal {s[:40]} has more than the column's {whole} digit(s) before the point "
+                             f"(decimal({precision},{scale or 0}))")
         return Decimal(s)
     return dec
 
 
-def _dec_float(s: str) -> float:
-    special = _FLOAT_SPECIAL.get(s)
-    if special is not None:
-        return special
-    if not _FLOAT_RE.match(s):
-        raise ValueError(f"not a float: {s[:40]!r}")
-    return float(s)
+def _at_most(length: int | None, unit: str, dec: Decoder) -> Decoder:
+    """``dec``, refusing a value longer than the column's ``length`` (characters or bytes)."""
+    if length is None:
+        return dec
+
+    def checked(s: str):
+        v = dec(s)
+        if len(v) > length:
+            raise ValueError(f"{len(v)} {unit}, more than the column's {length}")
+        return v
+    return checked
+
+
+def _json_checked(dec: Decoder) -> Decoder:
+    def checked(s: str) -> str:
+        v = dec(s)
+        try:
+            json.loads(v)
+        except (ValueError, RecursionError):
+            raise ValueError(f"not a JSON document: {v[:40]!r}") from None
+        return v
+    return checked
+
+
+_F32_MAX = 3.4028234663852886e38
+
+
+def _float_checked(v: float, s: str, single: bool) -> float:
+    """A float read from finite text must stay finite (``1e999`` is no value), and a
+    float32's must fit a float32."""
+    if math.isinf(v) and s not in ("Infinity", "-Infinity"):
+        raise ValueError(f"{s[:40]} is beyond a {'float32' if single else 'double'}")
+    if single and math.isfinite(v) and abs(v) > _F32_MAX:
+        raise ValueError(f"{s[:40]} is beyond a float32")
+    return v
+
+
+def _float_decoder(single: bool) -> Decoder:
+    def dec(s: str) -> float:
+        special = _FLOAT_SPECIAL.get(s)
+        if special is not None:
+            return special
+        if not _FLOAT_RE.match(s):
+            raise ValueError(f"not a float: {s[:40]!r}")
+        return _float_checked(float(s), s, single)
+    return dec
 
 
 def _b64(s: str) -> bytes:
@@ -234,7 +280,7 @@ _ENCODERS: dict[Kind, Encoder] = {
 }
 
 _DECODERS: dict[Kind, Decoder] = {
-    Kind.BOOLEAN: _dec_bool, Kind.FLOAT32: _dec_float, Kind.FLOAT64: _dec_float,
+    Kind.BOOLEAN: _dec_bool, Kind.FLOAT32: _float_decoder(True), Kind.FLOAT64: _float_decoder(False),
     Kind.DATE: _dec_date, Kind.TIME: _dec_time, Kind.TIMESTAMP: _dec_timestamp,
     Kind.TIMESTAMPTZ: _dec_timestamptz, Kind.UUID: _dec_uuid,
     **{k: _dec_text for k in STRING_KINDS}, **{k: _b64 for k in BINARY_KINDS},
@@ -247,16 +293,55 @@ def encoder(col: Column) -> Encoder:
         return _decimal_encoder(col.scale)
     if col.kind in (Kind.TIME, Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
         return _fraction_check(col.precision, _ENCODERS[col.kind])
+    if col.kind is Kind.JSON:
+        return _json_encoder
+    if col.length is not None and col.kind in (Kind.CHAR, Kind.VARCHAR, Kind.BINARY, Kind.VARBINARY):
+        return _length_check(col, _ENCODERS[col.kind])
     return _ENCODERS[col.kind]
 
 
+def _length_check(col: Column, enc: Encoder) -> Encoder:
+    """``enc``, refusing a value longer than the column (a SQLite source keeps any)."""
+    unit = "bytes" if col.kind in BINARY_KINDS else "characters"
+
+    def checked(v) -> str:
+        if len(v) > col.length:
+            raise ValueError(f"{len(v)} {unit}, more than the column's {col.length}")
+        return enc(v)
+    return checked
+
+
+def _json_encoder(v) -> str:
+    """A JSON column's text, which must be a JSON document (a SQLite source may hold any
+    text in one): the loader refuses anything else, so the emitter does first."""
+    try:
+        json.loads(v)
+    except (ValueError, RecursionError):
+        raise ValueError(f"not a JSON document: {v[:40]!r}") from None
+    return _enc_text(v)
+
+
 def decoder(col: Column) -> Decoder:
-    """The strict inverse of :func:`encoder`; raises ValueError on any other text."""
+    """The strict inverse of :func:`encoder`; raises ValueError on any other text, and on
+    a value the column cannot hold: more digits than its precision, more characters or
+    bytes than its length, a JSON column's text that is no JSON, a finite text beyond a
+    float's range."""
     if col.kind is Kind.DECIMAL:
-        return _decimal_decoder(col.scale)
+        return _decimal_decoder(col.scale, col.precision)
     if col.kind in INTEGER_RANGES:
         return _int_decoder(col.kind)
-    return _DECODERS[col.kind]
+    return _limited(col, _DECODERS[col.kind])
+
+
+def _limited(col: Column, dec: Decoder) -> Decoder:
+    """``dec`` with the checks of ``col``'s length (CHAR/VARCHAR, BINARY/VARBINARY) and JSON."""
+    if col.kind is Kind.JSON:
+        return _json_checked(dec)
+    if col.kind in (Kind.CHAR, Kind.VARCHAR):
+        return _at_most(col.length, "characters", dec)
+    if col.kind in (Kind.BINARY, Kind.VARBINARY):
+        return _at_most(col.length, "bytes", dec)
+    return dec
 
 
 # ---- fast forms ------------------------------------------------------------------------
@@ -286,9 +371,17 @@ def _f_bool(s: str) -> bool:
     return s == "1"
 
 
+def _f_double(s: str) -> float:
+    return _float_checked(float(s), s, False)
+
+
+def _f_single(s: str) -> float:
+    return _float_checked(float(s), s, True)
+
+
 _F_FORMS: dict[Kind, tuple[str, Callable[[str], Any]]] = {
     Kind.BOOLEAN: ("[01]", _f_bool),
-    Kind.FLOAT32: (_F_FLOAT, float), Kind.FLOAT64: (_F_FLOAT, float),
+    Kind.FLOAT32: (_F_FLOAT, _f_single), Kind.FLOAT64: (_F_FLOAT, _f_double),
     Kind.DATE: (_F_DATE, dt.date.fromisoformat),
     Kind.TIME: (_F_TIME, dt.time.fromisoformat),
     Kind.TIMESTAMP: (_F_DATE + " " + _F_TIME, dt.datetime.fromisoformat),
@@ -308,14 +401,19 @@ def fast_form(col: Column, allow_null: bool = False) -> tuple[str, Callable[[str
     nullable column, NULL too."""
     if col.kind is Kind.DECIMAL:
         scale = col.scale
-        pattern = (r"-?[0-9]+(?:\.[0-9]+)?" if scale is None
-                   else r"-?[0-9]+" if scale == 0 else rf"-?[0-9]+\.[0-9]{{{scale}}}")
+        whole = r"[0-9]+"
+        if col.precision is not None:   # digits the column holds before the point, no leading zero
+            k = col.precision - (scale or 0)
+            whole = "0" if k < 1 else rf"(?:0|[1-9][0-9]{{0,{k - 1}}})"
+        pattern = (rf"-?{whole}(?:\.[0-9]+)?" if scale is None
+                   else rf"-?{whole}" if scale == 0 else rf"-?{whole}\.[0-9]{{{scale}}}")
         form = (pattern, Decimal)
     elif col.kind in _F_INT_DIGITS:
         sign = "" if col.kind.value.startswith("u") else "-?"
         form = (rf"{sign}(?:0|[1-9][0-9]{{0,{_F_INT_DIGITS[col.kind]}}})", int)
     else:
-        form = _F_FORMS[col.kind]
+        pattern, convert = _F_FORMS[col.kind]
+        form = (pattern, _limited(col, convert))
     if allow_null and col.nullable:
         return rf"\\N|{form[0]}", partial(_nullable, form[1])
     return form

@@ -322,7 +322,10 @@ class Emitter:
 
     def _prepare(self, d: Path) -> None:
         if self.s.checkpoint_dir:
-            self.s.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.s.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError.of(exc, "checkpoint directory (checkpointDir)", self.s.checkpoint_dir) from None
         self.run_id = F.read_run(d) if self.s.resume else None
         if self.run_id is None:
             if self.s.resume:
@@ -382,7 +385,11 @@ class Emitter:
         numbers = F.hw_numbers(d)
         if numbers:
             n = numbers[-1]
-            hw = F.HighWater.load(d / f"{n}.ckt.hw")
+            try:
+                hw = F.HighWater.load(d / f"{n}.ckt.hw")
+            except (OSError, ValueError, TypeError) as exc:
+                raise ConfigError(f"resume: {d / f'{n}.ckt.hw'} is not a sidecar the emitter wrote "
+                                  f"({type(exc).__name__}); run without resume") from None
             if hw.run != self.run_id:
                 raise ConfigError(f"resume: {n}.ckt.hw in {d} belongs to another run; run without resume")
             building = d / F.BUILDING

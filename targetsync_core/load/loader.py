@@ -36,7 +36,7 @@ from targetsync_core import faults
 from targetsync_core.adapters.base import Database, LeaseHolder, TableBatch
 from targetsync_core.codec.ckt import DELETE, INSERT, UPDATE, TableCodec, read_changes, read_records
 from targetsync_core.emit import files as F
-from targetsync_core.errors import CktFormatError, DataError, OutputError, SchemaMismatch, TargetSyncError
+from targetsync_core.errors import ConfigError, CktFormatError, DataError, OutputError, SchemaMismatch, TargetSyncError
 from targetsync_core.model.schema import Table, check_same_shape
 
 log = logging.getLogger("targetsync.load")
@@ -49,6 +49,10 @@ class LoadSettings:
     poll_seconds: float = 0.25
     lease_ttl: float = 60.0
     lock_wait: float = 30.0   # for load.lock, which an emitter holds while it resets the directory
+    #: give up after waiting this long for a run or its next file (None: wait on)
+    wait_seconds: float | None = None
+    #: how often a loader that waits says so
+    say_every: float = 60.0
 
 
 @dataclass
@@ -57,6 +61,8 @@ class LoadSummary:
     records: int = 0
     per_table: dict[str, Counter] = field(default_factory=dict)
     seconds: float = 0.0
+    #: U records that found no row to update, per table (``Applier.missed``)
+    missed: Counter = field(default_factory=Counter)
 
 
 class _Codecs:
@@ -223,6 +229,25 @@ def _refuse_repeated_keys(path: Path, codecs: _Codecs) -> None:
             raise CktFormatError(f"key of {ch.table} already changed at line {first}", str(path), lineno)
 
 
+class _Waiting:
+    """A loader waiting for ``what``: says so in the log at once and every
+    ``say_every`` seconds, and gives up after ``wait_seconds`` (when set)."""
+
+    def __init__(self, settings: LoadSettings, what: str):
+        self.s, self.what = settings, what
+        self.start = self.said = time.monotonic()
+        self.first = True
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if self.first or now - self.said >= self.s.say_every:
+            log.info("waiting for %s%s", self.what, "" if self.first else f" ({now - self.start:.0f} s so far)")
+            self.first, self.said = False, now
+        if self.s.wait_seconds is not None and now - self.start > self.s.wait_seconds:
+            raise TargetSyncError(f"apply: waited {self.s.wait_seconds:g} s for {self.what}; giving up "
+                                  "(waitSeconds); nothing was lost, run apply again once the emitter has written it")
+
+
 def _arrived(path: Path, done: bool) -> bool:
     """Whether the missing file ``path`` has just been published, or else refuse to pass
     over it: files are published in order, so a
@@ -297,7 +322,10 @@ class Loader:
 
     def run(self) -> LoadSummary:
         t0 = time.monotonic()
-        self.s.done_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.s.done_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError.of(exc, "done directory", self.s.done_dir) from None
         applier = self.target.open_applier()
         self.codecs.text_stage = applier.text_stage
         try:
@@ -319,12 +347,29 @@ class Loader:
         summary.seconds = time.monotonic() - t0
         return summary
 
+    def _done(self, path: Path) -> None:
+        """Move an applied file to the done directory; a failure says it *was* applied."""
+        try:
+            _move(path, self.s.done_dir)
+        except OSError as exc:
+            raise OutputError(f"{path.name} was applied (its changes are committed) but cannot be moved to "
+                              f"{self.s.done_dir}: {exc.strerror or type(exc).__name__}; fix that directory and run "
+                              "apply again, which moves it and goes on (it is never applied twice)") from None
+
     def _wait_for_run(self, applier) -> str | None:
+        d = self.s.input_dir
+        if not d.is_dir():
+            what = "is not a directory" if d.exists() else "does not exist"
+            raise ConfigError(f"inputDirectory {d} {what}: give the emitter's emitOutputDirectory")
         renewed = time.monotonic()
+        waiting = _Waiting(self.s, f"an emit run in {d} (no {F.RUN} yet)")
         while not self.should_stop():
-            run_id = F.read_run(self.s.input_dir)
+            run_id = F.read_run(d)
             if run_id is not None:
                 return run_id
+            if (d / F.RUN).exists() and F.read_run(d) is None and (d / F.RUN).stat().st_size:
+                raise DataError(f"{d / F.RUN} is not a run file an emitter wrote; remove it and emit again")
+            waiting.tick()
             renewed = self._idle(applier, renewed)
         return None
 
@@ -357,17 +402,19 @@ class Loader:
         run_id = self._attach()
         applied = applier.applied_files(run_id)
         n, renewed = 0, time.monotonic()
+        waiting = None
         while not self.should_stop():
             path = self.s.input_dir / f"{n}.ckt"
             if n in applied:
                 if path.exists():
-                    _move(path, self.s.done_dir)  # committed before a crash, not yet moved
+                    self._done(path)  # committed before a crash, not yet moved
                 n += 1
                 continue
             if path.exists():
                 self._apply(applier, run_id, n, path, summary)
                 n += 1
                 renewed = time.monotonic()
+                waiting = None
                 continue
             done = (self.s.input_dir / F.DONE).exists()
             if _arrived(path, done):
@@ -378,10 +425,14 @@ class Loader:
             if F.read_run(self.s.input_dir) != run_id:
                 raise TargetSyncError(f"{self.s.input_dir} was reset by a new emit run while loading; "
                                       "restart the loader")
+            waiting = waiting or _Waiting(self.s, f"{path} or {F.DONE} (emit run {run_id})")
+            waiting.tick()
             renewed = self._idle(applier, renewed)
         return summary
 
     def _apply(self, applier, run_id: str, n: int, path: Path, summary: LoadSummary) -> None:
+        if not path.is_file():
+            raise DataError(f"{path} is not a file (a directory?): it cannot be a change file; remove it and emit again")
         _check_whole(path)
         tally: dict[str, Counter] = {}
 
@@ -402,12 +453,17 @@ class Loader:
                 pass
         finally:
             batches.close()   # a failed apply stops the decoding thread now
-        _move(path, self.s.done_dir)
+        self._done(path)
         records = sum(sum(c.values()) for c in tally.values())
         summary.files += 1
         summary.records += records
         for name, c in tally.items():
             summary.per_table.setdefault(name, Counter()).update(c)
+        missed = getattr(applier, "missed", {})
+        summary.missed.update(missed)
+        for name, k in missed.items():
+            log.warning("%s: %d update(s) found no row in %s (the target lost them after the emit read it); "
+                        "a sync run inserts them", path.name, k, name)
         log.info("applied %s records=%d", path.name, records)
         if self.progress:
             self.progress.advance(1, changes=summary.records)

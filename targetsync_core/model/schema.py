@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from targetsync_core.errors import SchemaMismatch
-from targetsync_core.model.types import FAMILY, KEY_KINDS, Kind
+from targetsync_core.model.types import FAMILY, KEY_KINDS, LENGTH_KINDS, PRECISION_KINDS, Kind
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,12 @@ def check_same_shape(expected: Table, live: Table, side: str, stored_as: dict | 
            for e, g in zip(expected.columns, got + [("", "")] * len(expected.columns))]
     if exp != got or expected.primary_key != live.primary_key:
         _refuse_shape(expected, live, side, exp, got)
+    if side == "source":
+        for e, g in zip(expected.columns, live.columns):
+            wider = _wider(e, g)
+            if wider:
+                raise SchemaMismatch(f"source column {live.qualified}.{g.name} holds {wider}, more than the schema "
+                                     "file says: run targetsync schema again to refresh the schema file")
     if side == "target":
         for e in expected.key_columns:
             g = live.columns[live.position(e.name)]
@@ -132,6 +138,28 @@ def _refuse_shape(expected: Table, live: Table, side: str, exp: list, got: list)
                              "compared with the schema file")
     raise SchemaMismatch(f"{side} table {live.qualified} primary key is ({', '.join(live.primary_key)}), "
                          f"the schema file says ({', '.join(expected.primary_key)})")
+
+
+def _wider(expected: Column, live: Column) -> str:
+    """What a live source column holds beyond its ``.skt`` column (so that its values could
+    not be written or read as the ``.skt`` says), in words; empty if nothing."""
+    if expected.kind in LENGTH_KINDS and expected.length is not None:
+        unit = "bytes" if expected.kind in (Kind.BINARY, Kind.VARBINARY) else "characters"
+        if live.length is None and live.kind not in LENGTH_KINDS:
+            return f"{unit} without a limit ({describe(live)}) where it says {expected.length}"
+        if live.length is not None and live.length > expected.length:
+            return f"up to {live.length} {unit} where it says {expected.length}"
+    if expected.kind is Kind.DECIMAL and expected.scale is not None and live.scale is not None:
+        if live.scale > expected.scale:
+            return f"{live.scale} digit(s) after the point where it says {expected.scale}"
+        if expected.precision and live.precision and \
+                live.precision - live.scale > expected.precision - expected.scale:
+            return (f"{live.precision - live.scale} digit(s) before the point where it says "
+                    f"{expected.precision - expected.scale}")
+    if expected.kind in PRECISION_KINDS and expected.kind is not Kind.DECIMAL and expected.precision is not None \
+            and live.precision is not None and live.precision > expected.precision:
+        return f"{live.precision} fractional digit(s) where it says {expected.precision}"
+    return ""
 
 
 #: key kinds whose values read back alike from a column of either kind

@@ -58,6 +58,8 @@ def read(path: str | os.PathLike) -> list[Table]:
         raise ConfigError(f"schema file {path} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"schema file {path} is not readable JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"schema file {path} is not a schema file: its JSON is nested too deeply") from None
     return loads(doc, str(path))
 
 
@@ -69,10 +71,19 @@ def loads(doc, where: str) -> list[Table]:
     tables = doc.get("tables")
     if not isinstance(tables, list):
         raise ConfigError(f"schema file {where}: 'tables' must be a list")
-    return [_table(t, f"{where} table {i}") for i, t in enumerate(tables)]
+    out = [_table(t, f"{where} table {i}") for i, t in enumerate(tables)]
+    seen: dict[str, int] = {}
+    for i, t in enumerate(out):
+        if t.qualified in seen:
+            raise ConfigError(f"schema file {where} lists table {t.qualified} twice (tables {seen[t.qualified]} "
+                              f"and {i}); keep one")
+        seen[t.qualified] = i
+    return out
 
 
 def _table(d, where: str) -> Table:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: a table must be an object with schema, name and columns, not {_what(d)}")
     try:
         cols = tuple(_column(c, f"{where} column {i}") for i, c in enumerate(d["columns"]))
         names = {c.name for c in cols}
@@ -92,7 +103,13 @@ def _table(d, where: str) -> Table:
     return table
 
 
+def _what(v) -> str:
+    return "null" if v is None else type(v).__name__
+
+
 def _column(d, where: str) -> Column:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: a column must be an object with name and type, not {_what(d)}")
     try:
         kind = Kind(d["type"])
     except ValueError:

@@ -1,5 +1,6 @@
 """The .ckt codec: encode∘decode is the identity for every kind; decoders are strict."""
 import datetime as dt
+import json
 import math
 import uuid
 from decimal import Decimal
@@ -20,7 +21,10 @@ STRATEGIES = {
     **{k: st.integers(lo, hi) for k, (lo, hi) in INTEGER_RANGES.items()},
     Kind.FLOAT64: st.floats(allow_nan=True, allow_infinity=True),
     Kind.FLOAT32: st.floats(width=32),
-    Kind.TEXT: st.text(), Kind.VARCHAR: st.text(), Kind.CHAR: st.text(), Kind.JSON: st.text(),
+    Kind.TEXT: st.text(), Kind.VARCHAR: st.text(), Kind.CHAR: st.text(),
+    Kind.JSON: st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                            lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=8)
+    .map(lambda doc: json.dumps(doc, ensure_ascii=False)),
     Kind.BLOB: st.binary(), Kind.BINARY: st.binary(), Kind.VARBINARY: st.binary(),
     Kind.DATE: st.dates(), Kind.TIME: st.times(),
     Kind.TIMESTAMP: st.datetimes(),
@@ -154,3 +158,18 @@ def test_a_value_with_more_digits_than_its_column_is_refused_naming_table_key_an
         codec.encode(Change(INSERT, "main.t", (2,), row=(2, Decimal("1.2345"), None)))
     with pytest.raises(DataError, match="column ts: 2020-01-01T00:00:00.500000 has more"):
         codec.encode(Change(INSERT, "main.t", (3,), row=(3, None, dt.datetime(2020, 1, 1, 0, 0, 0, 500000))))
+
+
+def test_values_the_column_cannot_hold_are_refused_when_decoded():
+    """The decoder holds a value to its .skt column (issue 23): these were applied."""
+    def refused(col, text, why):
+        with pytest.raises(ValueError, match=why):
+            decode_value(col, text)
+    refused(Column("d", Kind.DECIMAL, precision=12, scale=2), "12345678901234.00", "10 digit")
+    assert decode_value(Column("d", Kind.DECIMAL, precision=12, scale=2), "-9999999999.99") == Decimal("-9999999999.99")
+    refused(Column("j", Kind.JSON), "e25vdCBqc29u", "not a JSON document")            # {not json
+    refused(Column("f", Kind.FLOAT64), "1e999", "beyond a double")
+    refused(Column("f", Kind.FLOAT32), "1e39", "beyond a float32")
+    assert decode_value(Column("f", Kind.FLOAT64), "Infinity") == math.inf
+    refused(Column("s", Kind.VARCHAR, length=80), encode_value(Column("s", Kind.TEXT), "x" * 300), "300 characters")
+    refused(Column("b", Kind.VARBINARY, length=2), encode_value(Column("b", Kind.BLOB), b"abc"), "3 bytes")

@@ -119,6 +119,7 @@ class MysqlDatabase(ServerDatabase):
 
     def __init__(self, dsn: Dsn, type_name: str = "mysql"):
         super().__init__(dsn, type_name)
+        self.engine_args = {**self.engine_args, "password": _password(dsn)}   # for SQLAlchemy's PyMySQL too
         self._columns: dict[str, dict[str, tuple[str, str]]] = {}
         self._exact_doubles: bool | None = None
 
@@ -128,13 +129,17 @@ class MysqlDatabase(ServerDatabase):
             raise SchemaMismatch(f"{dsn.source}: a {type_name} database needs a mysql:// DSN, not {dsn.scheme}")
         return cls(dsn, type_name)
 
-    def connect(self, autocommit: bool = True):
+    def connect(self, autocommit: bool = True, found_rows: bool = False):
+        """A PyMySQL session; ``found_rows``: UPDATE counts the rows it matched, not only
+        those it changed (the applier's, to count updates that found no row)."""
         import pymysql
+        from pymysql.constants import CLIENT
         d = self.dsn
         try:
             return _connection_class()(host=d.host or "localhost", port=d.port or 3306, user=d.username,
-                                   password=d.password or "", database=d.database or None, charset="utf8mb4",
-                                   autocommit=autocommit, connect_timeout=10, init_command=INIT)
+                                   password=_password(d), database=d.database or None, charset="utf8mb4",
+                                   autocommit=autocommit, connect_timeout=10, init_command=INIT,
+                                   client_flag=CLIENT.FOUND_ROWS if found_rows else 0)
         except pymysql.Error as exc:
             raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
 
@@ -307,6 +312,16 @@ class MysqlDatabase(ServerDatabase):
         cols = table.key_columns
         return keyset_predicate([self._key_expr(table, c) for c in cols], w, "%s",
                                 lambda key: [self._key_param(c, v) for c, v in zip(cols, key)])
+
+    def connection_room(self) -> tuple[int, int] | None:
+        import pymysql
+        try:
+            with self.borrow() as conn, conn.cursor() as cur:
+                cur.execute("SELECT @@max_connections, (SELECT COUNT(*) FROM information_schema.PROCESSLIST)")
+                allowed, used = cur.fetchone()
+        except pymysql.Error:
+            return None
+        return int(allowed), int(used)
 
     def foreign_keys(self, schemas: set[str]) -> list:
         import pymysql
@@ -553,7 +568,13 @@ class MysqlDatabase(ServerDatabase):
             conn.close()
 
     def open_applier(self) -> "MysqlApplier":
-        return MysqlApplier(self.connect(autocommit=False), self)
+        return MysqlApplier(self.connect(autocommit=False, found_rows=True), self)
+
+
+def _password(d: Dsn) -> bytes:
+    """The password as UTF-8 bytes: PyMySQL encodes a ``str`` as latin-1, which no server
+    account of a non-ASCII password matches (the ``mariadb`` client sends UTF-8)."""
+    return (d.password or "").encode("utf-8")
 
 
 _CONNECTION = None
@@ -715,15 +736,18 @@ def _to_driver(kind: Kind, v):
 STATEMENT_CHARS = 1_000_000
 
 
-def _values_lists(rows, literals: list) -> Iterator[str]:
-    """``(…),(…)`` texts of at most ~STATEMENT_CHARS characters covering ``rows``."""
+def _values_lists(rows, literals: list, limit: int = STATEMENT_CHARS, too_big=None) -> Iterator[str]:
+    """``(…),(…)`` texts of at most ~``limit`` characters covering ``rows``; a row whose
+    own text is longer is handed to ``too_big`` (which raises), when given."""
     parts: list[str] = []
     size = 0
     for row in rows:
         text = "(" + ",".join(map(call, literals, row)) + ")"
+        if too_big is not None and len(text) > limit:
+            too_big(row, text)
         parts.append(text)
         size += len(text) + 1
-        if size >= STATEMENT_CHARS:
+        if size >= limit:
             yield ",".join(parts)
             parts, size = [], 0
     if parts:
@@ -786,6 +810,11 @@ class MysqlApplier(SqlApplier):
         self._cyclic: set[str] = set()             # the tables of those in a cycle
         self._unchecked: set[str] = set()          # tables written with checks off, this file
         self.create_metadata()
+        # a statement longer than max_allowed_packet makes the server drop the connection
+        # ("gone away": a lost connection, which would be retried): statements stay a
+        # quarter of it (a character is up to 4 bytes), and a row that cannot is refused
+        self.packet = int(self.sql("SELECT @@max_allowed_packet").fetchone()[0])
+        self.statement_chars = min(STATEMENT_CHARS, max(1024, self.packet // 4 - 4096))
 
     def begin(self) -> None:
         self.conn.begin()
@@ -814,6 +843,19 @@ class MysqlApplier(SqlApplier):
             if not self._unchecked:
                 self.sql("SET foreign_key_checks = 0")
             self._unchecked.add(t.qualified)
+
+    def _too_big(self, t: Table, row: tuple, text: str, literals: list) -> None:
+        """Refuse a row whose INSERT would not fit ``max_allowed_packet``, naming the
+        table, the key and the largest column; a row that fits in bytes passes."""
+        if len(text.encode("utf-8")) + 4096 <= self.packet:
+            return
+        sizes = [(len(lit(v).encode("utf-8")), c.name) for c, lit, v in zip(t.columns, literals[2:], row[2:])]
+        size, column = max(sizes)
+        key = tuple(row[2 + p] for p in t.key_positions)
+        raise DataError(f"applying to {self.db.type_name} table {t.qualified} key {key!r}: column {column} takes "
+                        f"{size:,} bytes in a statement, more than the server's max_allowed_packet "
+                        f"({self.packet:,}) allows; raise it on the server (max_allowed_packet in its config, "
+                        "or SET GLOBAL max_allowed_packet=…)")
 
     def end_file(self) -> None:
         """Check every foreign key touching a table written with checks off (this
@@ -868,7 +910,9 @@ class MysqlApplier(SqlApplier):
         names = [quote_ident(c.name) for c in t.columns]
         cur = self.conn.cursor()
         head = f"INSERT INTO {shadow} (__op, __grp, {', '.join(names)}) VALUES "
-        for values in _values_lists(shadow_rows(batch), [_op_literal, _int_literal, *map(_literal, t.columns)]):
+        literals = [_op_literal, _int_literal, *map(_literal, t.columns)]
+        for values in _values_lists(shadow_rows(batch), literals, self.statement_chars,
+                                    lambda row, text: self._too_big(t, row, text, literals)):
             cur.execute(head + values)
         target = qualified(t)
         keys = [quote_ident(c.name) for c in t.key_columns]
@@ -879,7 +923,9 @@ class MysqlApplier(SqlApplier):
             rest = [n for n, c in zip(names, t.columns) if c.name not in t.primary_key] or keys[:1]
             self.sql(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {shadow} "
                      f"WHERE __op = 'I' ON DUPLICATE KEY UPDATE " + ", ".join(f"{n} = VALUES({n})" for n in rest))
+        updated = 0
         for grp, offsets in enumerate(batch.updates):
             sets = ", ".join(f"t.{names[o]} = w.{names[o]}" for o in offsets)
-            self.sql(f"UPDATE {target} AS t JOIN {shadow} AS w ON {match} SET {sets} "
-                     f"WHERE w.__op = 'U' AND w.__grp = %s", (grp,))
+            updated += self.sql(f"UPDATE {target} AS t JOIN {shadow} AS w ON {match} SET {sets} "
+                                f"WHERE w.__op = 'U' AND w.__grp = %s", (grp,)).rowcount
+        self.count_missed(batch, updated)

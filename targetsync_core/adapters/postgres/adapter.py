@@ -170,6 +170,18 @@ class PostgresDatabase(ServerDatabase):
                         for col, fmt, typtype, not_null, enum_length, pos in rows if col is not None)
         return Table(schema, name, columns, tuple(col for _, col in keyed))
 
+    def connection_room(self) -> tuple[int, int] | None:
+        """``max_connections`` less the superusers' reserve, and the sessions open now."""
+        import psycopg
+        try:
+            with self.borrow() as conn:
+                allowed, used = conn.execute(
+                    "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')"
+                    "::int, (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')").fetchone()
+        except psycopg.Error:
+            return None   # a catalog this login may not read: the servers' own refusal says it later
+        return int(allowed), int(used)
+
     def foreign_keys(self, schemas: set[str]) -> list:
         import psycopg
         try:
@@ -609,8 +621,9 @@ class PostgresApplier(SqlApplier):
             action = ("DO UPDATE SET " + ", ".join(f"{n} = EXCLUDED.{n}" for n in rest)) if rest else "DO NOTHING"
             self.sql(f"INSERT INTO {target} ({', '.join(names)}) SELECT {', '.join(names)} FROM {shadow} "
                      f"WHERE __op = 'I' ON CONFLICT ({', '.join(keys)}) {action}")
+        updated = 0
         for grp, offsets in enumerate(batch.updates):
             sets = ", ".join(f"{names[o]} = ts_w.{names[o]}" for o in offsets)
-            self.sql(f"UPDATE {target} AS ts_t SET {sets} FROM {shadow} AS ts_w WHERE ts_w.__op = 'U' AND ts_w.__grp = %s "
-                     f"AND {match}",
-                     (grp,))
+            updated += self.sql(f"UPDATE {target} AS ts_t SET {sets} FROM {shadow} AS ts_w WHERE ts_w.__op = 'U' "
+                                f"AND ts_w.__grp = %s AND {match}", (grp,)).rowcount
+        self.count_missed(batch, updated)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import re
-from binascii import a2b_base64
 from typing import Callable
 
 from targetsync_core.codec.values import fast_form
@@ -41,20 +40,24 @@ _SPECIAL = re.compile(r"[\\\t\n\r]").search
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _text(s: str) -> str:
-    text = a2b_base64(s).decode("utf-8")
-    return text.translate(_ESCAPES) if _SPECIAL(text) else text
+def _text(convert: Callable[[str], str]) -> Render:
+    def render(s: str) -> str:
+        text = convert(s)   # base64 → checked UTF-8 text (its length, a JSON document)
+        return text.translate(_ESCAPES) if _SPECIAL(text) else text
+    return render
 
 
-def _bytes(s: str) -> str:
-    return "\\\\x" + a2b_base64(s).hex()
+def _bytes(convert: Callable[[str], bytes]) -> Render:
+    return lambda s: "\\\\x" + convert(s).hex()
 
 
-def _float(s: str) -> str:
-    v = float(s)
-    if math.isfinite(v):
-        return repr(v)
-    return "NaN" if v != v else "Infinity" if v > 0 else "-Infinity"
+def _float(convert: Callable[[str], float]) -> Render:
+    def render(s: str) -> str:
+        v = convert(s)   # refuses 1e400 (not a float's text) and a float32 beyond its range
+        if math.isfinite(v):
+            return repr(v)
+        return "NaN" if v != v else "Infinity" if v > 0 else "-Infinity"
+    return render
 
 
 def _checked(convert: Callable[[str], object]) -> Render:
@@ -64,19 +67,20 @@ def _checked(convert: Callable[[str], object]) -> Render:
     return render
 
 
-_RENDERERS: dict[Kind, Render] = {
+_RENDERERS: dict[Kind, Callable] = {
     Kind.FLOAT32: _float, Kind.FLOAT64: _float,
     **{k: _text for k in STRING_KINDS}, **{k: _bytes for k in BINARY_KINDS},
+    **{k: _checked for k in (Kind.DATE, Kind.TIME, Kind.TIMESTAMP, Kind.TIMESTAMPTZ)},
 }
-_CHECKED = frozenset({Kind.DATE, Kind.TIME, Kind.TIMESTAMP, Kind.TIMESTAMPTZ})
 
 
 def renderer(col: Column) -> Render | None:
     """The function from a fast-form ``.ckt`` text of ``col`` to its COPY text, or None
-    where the text is its own COPY text."""
-    if col.kind in _CHECKED:
-        return _checked(fast_form(col)[1])
-    return _RENDERERS.get(col.kind)
+    where the text is its own COPY text. Each wraps the fast form's converter, so it
+    refuses exactly what that refuses (a date that does not exist, a string longer than
+    the column)."""
+    make = _RENDERERS.get(col.kind)
+    return None if make is None else make(fast_form(col)[1])
 
 
 def renderers(columns: tuple[Column, ...]) -> tuple[Render | None, ...]:

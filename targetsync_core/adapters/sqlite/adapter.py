@@ -206,9 +206,13 @@ def _reflect(conn: sqlite3.Connection, schema: str, name: str) -> Table | None:
     if schema not in dbs:
         return None
     s = quote_ident(schema)
-    found = conn.execute(f"SELECT 1 FROM {s}.sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+    found = conn.execute(f"SELECT type FROM {s}.sqlite_master WHERE type IN ('table', 'view') AND name = ?",
+                         (name,)).fetchone()
     if not found:
         return None
+    if found[0] == "view":
+        raise SchemaMismatch(f"table {schema}.{name} is a view: targetsync syncs tables, each with a primary key; "
+                             "list the tables the view reads")
     where = f"table {schema}.{name}"
     info = conn.execute(f"PRAGMA {s}.table_info({quote_ident(name)})").fetchall()
     pk = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
@@ -248,7 +252,7 @@ class SqliteApplier(SqlApplier):
             self.conn.execute("ROLLBACK")
 
     def apply_batch(self, batch: TableBatch) -> None:
-        _apply_batch(self.conn, batch)
+        self.count_missed(batch, _apply_batch(self.conn, batch))
 
     def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
         if batch is not None and isinstance(exc, (sqlite3.Error, OverflowError, ValueError, TypeError)):
@@ -267,7 +271,8 @@ class _transaction:
         self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-def _apply_batch(conn: sqlite3.Connection, batch: TableBatch) -> None:
+def _apply_batch(conn: sqlite3.Connection, batch: TableBatch) -> int:
+    """Apply one batch; the number of rows its U records updated."""
     t = batch.table
     cols = t.columns
     store = [T.to_storage(c) for c in cols]
@@ -291,10 +296,12 @@ def _apply_batch(conn: sqlite3.Connection, batch: TableBatch) -> None:
                      f"WHERE __op = 'I' ON CONFLICT ({key_list}) {action}")
     # both sides aliased: an unaliased target named like the shadow's alias ("w") clashed
     match = " AND ".join(f"ts_t.{_key_expr(c)} = ts_w.{_key_expr(c)}" for c in t.key_columns)
+    updated = 0
     for grp, offsets in enumerate(batch.updates):
         sets = ", ".join(f"{names[o]} = ts_w.{names[o]}" for o in offsets)
-        conn.execute(f"UPDATE {target} AS ts_t SET {sets} FROM (SELECT * FROM {shadow} WHERE __op = 'U' "
-                     f"AND __grp = ?) AS ts_w WHERE {match}", (grp,))
+        updated += conn.execute(f"UPDATE {target} AS ts_t SET {sets} FROM (SELECT * FROM {shadow} WHERE __op = 'U' "
+                                f"AND __grp = ?) AS ts_w WHERE {match}", (grp,)).rowcount
+    return updated
 
 
 def _shadow_rows(batch: TableBatch, store) -> Iterator[tuple]:
