@@ -361,6 +361,10 @@ _F_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _F_INT_DIGITS = {Kind.INT16: 3, Kind.INT32: 8, Kind.INT64: 17, Kind.UINT16: 3, Kind.UINT32: 8, Kind.UINT64: 18}
 _F_B64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
 _F_FLOAT = r"NaN|-?Infinity|-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+#: doubles that are surely finite (at most 20 digits before the point, a two-digit
+#: exponent: below 1e120), so C's ``float`` converts them with no check; others, rare
+#: (``1e300``, ``5e-324``), go to the strict decoder, which refuses ``1e999``
+_F_DOUBLE = r"NaN|-?Infinity|-?(?:[0-9]{1,20}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,2})?"
 
 
 def _f_text(s: str) -> str:
@@ -371,17 +375,13 @@ def _f_bool(s: str) -> bool:
     return s == "1"
 
 
-def _f_double(s: str) -> float:
-    return _float_checked(float(s), s, False)
-
-
 def _f_single(s: str) -> float:
     return _float_checked(float(s), s, True)
 
 
 _F_FORMS: dict[Kind, tuple[str, Callable[[str], Any]]] = {
     Kind.BOOLEAN: ("[01]", _f_bool),
-    Kind.FLOAT32: (_F_FLOAT, _f_single), Kind.FLOAT64: (_F_FLOAT, _f_double),
+    Kind.FLOAT32: (_F_FLOAT, _f_single), Kind.FLOAT64: (_F_DOUBLE, float),
     Kind.DATE: (_F_DATE, dt.date.fromisoformat),
     Kind.TIME: (_F_TIME, dt.time.fromisoformat),
     Kind.TIMESTAMP: (_F_DATE + " " + _F_TIME, dt.datetime.fromisoformat),

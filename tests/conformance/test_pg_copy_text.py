@@ -115,8 +115,10 @@ def test_staged_and_unstaged_apply_leave_the_same_rows(tmp_path, pg):
         pg.insert(t, start)
         n = apply_file(pg, t, path, staged)
         results[staged] = pg.read(t)
-        # staged: all but the records keyed past int64's fast form
-        assert n == (sum(1 for line in text.splitlines() if int(line.split("\t")[2]) < BIG - 49) if staged else 0)
+        # staged: all but the records keyed past int64's fast form, and those holding a
+        # double with a three-digit exponent (past the fast form of a surely finite double)
+        assert n == (sum(1 for line in text.splitlines() if int(line.split("\t")[2]) < BIG - 49
+                         and "e+308\t" not in line and "e-324\t" not in line) if staged else 0)
     assert results[True] == results[False]
     got = {(r[0], r[-1]): r for r in results[True]}
     assert len(got) == len(start) + 16 - sum(1 for i in range(len(start)) if i % 4 == 0)

@@ -105,7 +105,8 @@ def test_what_encoders_write_takes_the_fast_path():
 
 ONE = {k: Table("s", "one", (Column("id", Kind.INT32, False),
                              Column("v", k, precision=12 if k is Kind.DECIMAL else None,
-                                    scale=2 if k is Kind.DECIMAL else None)), ("id",))
+                                    scale=2 if k is Kind.DECIMAL else None,
+                                    length=3 if k is Kind.VARCHAR else None)), ("id",))
        for k in Kind}
 
 
@@ -122,8 +123,11 @@ EDGES = [
     (Kind.DECIMAL, "1.50", "fast"), (Kind.DECIMAL, "1.5", "refused"), (Kind.DECIMAL, "1E+3", "refused"),
     (Kind.TEXT, "YQ", "refused"), (Kind.TEXT, "/w==", "refused"), (Kind.TEXT, "YQ==YQ==", "refused"),
     (Kind.BLOB, "/w==", "fast"), (Kind.FLOAT64, "1e400", "refused"), (Kind.FLOAT64, "inf", "refused"),
-    (Kind.FLOAT64, "-0", "fast"), (Kind.BOOLEAN, "2", "refused"), (Kind.UUID, "0" * 32, "refused"),
-    (Kind.TEXT, "\\N", "fast"),
+    (Kind.FLOAT64, "-0", "fast"), (Kind.FLOAT64, "1e300", "strict"), (Kind.FLOAT64, "5e-324", "strict"),
+    (Kind.FLOAT64, "1.7976931348623157e+308", "strict"), (Kind.FLOAT32, "1e39", "refused"),
+    (Kind.DECIMAL, "1234567890.00", "fast"), (Kind.DECIMAL, "12345678901.00", "refused"),
+    (Kind.VARCHAR, "YWJj", "fast"), (Kind.BOOLEAN, "2", "refused"), (Kind.UUID, "0" * 32, "refused"),
+    (Kind.TEXT, "\\N", "fast"), (Kind.VARCHAR, "YWJjZA==", "refused"),   # 4 characters in a varchar(3)
 ]
 
 
