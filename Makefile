@@ -18,7 +18,7 @@ demo: $(BIN)/targetsync
 
 # the Dagster UI on 127.0.0.1:3000 over the demo run directory
 ui: $(BIN)/targetsync
-	TARGETSYNC_RUN_DIR=$(CURDIR)/demo-run $(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+	TARGETSYNC_RUN_DIR=$(CURDIR)/demo-run PATH=$(CURDIR)/$(BIN):$$PATH VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev --host 127.0.0.1 --port 3000
 
 test: $(BIN)/targetsync
 	bash scripts/services.sh

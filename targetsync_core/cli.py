@@ -58,9 +58,11 @@ def load_config(args) -> config.Config:
     return config.build(args.command, items, flags, base, Path.cwd())
 
 
-def print_table_report(rows: list[tuple], out=None) -> None:
+TABLE_HEAD = ("table", "source rows", "target rows", "inserts", "updates", "deletes")
+
+
+def print_table_report(rows: list[tuple], out=None, head: tuple = TABLE_HEAD) -> None:
     out = out or sys.stdout
-    head = ("table", "source rows", "target rows", "inserts", "updates", "deletes")
     cells = [head] + [tuple(f"{c:,}" if isinstance(c, int) else str(c) for c in r) for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
     for r in cells:

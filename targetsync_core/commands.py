@@ -160,6 +160,12 @@ class SyncSummary:
 def run_sync(cfg: Config, progress=None) -> SyncSummary:
     """Emit in a thread while the loader drains files in this one (SPEC 1, sync)."""
     emitter = build_emitter(cfg, True, progress)
+    return sync_with(emitter, skt.read(cfg["schemaFile"]), load_settings(cfg))
+
+
+def sync_with(emitter: Emitter, tables: list[Table], settings: LoadSettings) -> SyncSummary:
+    """Run ``emitter`` (prepared here) in a thread while a loader applies its files to
+    the emitter's target in this one; the loader stops when the emitter fails."""
     emitter.prepare()
     result: dict = {}
 
@@ -167,15 +173,14 @@ def run_sync(cfg: Config, progress=None) -> SyncSummary:
         try:
             result["emit"] = emitter.run()
             log.info("target-sync emit complete: %d CKT file(s) (%d records, %d bytes, %d tables) + CHANGE.DONE",
-                     result["emit"].files, result["emit"].records, result["emit"].bytes, len(emitter.pairs))
+                     result["emit"].files, result["emit"].records, result["emit"].bytes, len(result["emit"].tables))
         except BaseException as exc:  # handed to the main thread below
             result["error"] = exc
 
     thread = threading.Thread(target=emit, name="emitter", daemon=True)
     thread.start()
     try:
-        load = apply_changes(emitter.target, skt.read(cfg["schemaFile"]), load_settings(cfg),
-                             should_stop=lambda: "error" in result)
+        load = apply_changes(emitter.target, tables, settings, should_stop=lambda: "error" in result)
     except BaseException:
         emitter.cancel()
         thread.join()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from targetsync_core.adapters.base import Database
 from targetsync_core.adapters.registry import open_database
@@ -20,11 +21,12 @@ from targetsync_core.errors import ConfigError
 
 
 class DatabaseResource(ConfigurableResource):
-    """One database: its targetsync type and where its DSN comes from."""
+    """One database of a sync pair: its targetsync type and where its DSN comes from."""
 
-    type: str = "sqlite"
-    dsn: Optional[str] = None
-    dsn_file: Optional[str] = None
+    type: str = Field(default="sqlite", description="targetsync database type: sqlite, postgres, mysql, mariadb, …")
+    dsn: Optional[str] = Field(default=None, description="the DSN, best from an EnvVar (the UI shows the "
+                               "variable's name, never its value)")
+    dsn_file: Optional[str] = Field(default=None, description="a file holding the DSN (used when dsn is not set)")
 
     def open(self, role: str) -> Database:
         if self.dsn:
@@ -37,15 +39,18 @@ class DatabaseResource(ConfigurableResource):
 
 
 class RunDirectory(ConfigurableResource):
-    """Where the .skt, the DDL and every table's emit/done/checkpoint folders live, and
-    the diff settings."""
+    """Where a sync pair keeps its files (the .skt, the DDL, each table's emit, done and
+    checkpoint folders), its table list, and the diff settings."""
 
-    path: str = "demo-run"
-    table_file: str = "demo-run/tables.txt"
-    schema_rename: str = ""
-    window_size: int = 10_000
-    max_threads: int = 4
-    emit_file_target_mb: float = 64.0
+    path: str = Field(default="demo-run", description="the run directory: schema.skt, ddl/, tables/<table>/…")
+    table_file: str = Field(default="demo-run/tables.txt", description="one schema.table a line (source names)")
+    schema_rename: str = Field(default="", description="sourceSchema:targetSchema[,…]")
+    window_size: int = Field(default=10_000, description="rows a diff window")
+    max_threads: int = Field(default=4, description="windows diffed at once; in a run of several tables, "
+                             "tables synced at once")
+    emit_file_target_mb: float = Field(default=64.0, description="size a change file aims at (MB)")
+    checkpoint_interval: float = Field(default=30.0, description="seconds between two emit checkpoints "
+                                       "(each an observation of the table's partition)")
 
     @property
     def root(self) -> Path:
@@ -62,6 +67,11 @@ class RunDirectory(ConfigurableResource):
     def table_dir(self, name: str) -> Path:
         return self.root / "tables" / name
 
+    @property
+    def full_dir(self) -> Path:
+        """Where a full sync (all tables in one run) keeps its emit, done and checkpoint folders."""
+        return self.root / "full"
+
     def names(self) -> list[str]:
         return read_table_list(Path(self.table_file))
 
@@ -72,12 +82,18 @@ class RunDirectory(ConfigurableResource):
             out[src] = dst
         return out
 
-    def emit_settings(self, name: str, resume: bool) -> EmitSettings:
+    def emit_settings(self, name: str, resume: bool, max_threads: int | None = None) -> EmitSettings:
         d = self.table_dir(name)
-        return EmitSettings(window_size=self.window_size, max_threads=self.max_threads,
+        return EmitSettings(window_size=self.window_size, max_threads=max_threads or self.max_threads,
                             file_target_bytes=max(1, int(self.emit_file_target_mb * 1024 * 1024)),
                             output_dir=d / "emit", checkpoint_dir=d / "checkpoint", resume=resume,
                             publish_every_window=True)
+
+    def full_settings(self, resume: bool) -> EmitSettings:
+        d = self.full_dir
+        return EmitSettings(window_size=self.window_size, max_threads=self.max_threads,
+                            file_target_bytes=max(1, int(self.emit_file_target_mb * 1024 * 1024)),
+                            output_dir=d / "emit", checkpoint_dir=d / "checkpoint", resume=resume)
 
     def validate_settings(self) -> EmitSettings:
         return EmitSettings(window_size=self.window_size, max_threads=self.max_threads)

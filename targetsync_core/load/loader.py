@@ -36,7 +36,8 @@ from targetsync_core import faults
 from targetsync_core.adapters.base import Database, LeaseHolder, TableBatch
 from targetsync_core.codec.ckt import DELETE, INSERT, UPDATE, TableCodec, read_changes, read_records
 from targetsync_core.emit import files as F
-from targetsync_core.errors import ConfigError, CktFormatError, DataError, OutputError, SchemaMismatch, TargetSyncError
+from targetsync_core.errors import (ConfigError, CktFormatError, DataError, LeaseHeld, OutputError, SchemaMismatch,
+                                    TargetSyncError)
 from targetsync_core.model.schema import Table, check_same_shape
 
 log = logging.getLogger("targetsync.load")
@@ -53,6 +54,8 @@ class LoadSettings:
     wait_seconds: float | None = None
     #: how often a loader that waits says so
     say_every: float = 60.0
+    #: how long to wait for another loader's lease on the target (0: refuse at once)
+    lease_wait: float = 0.0
 
 
 @dataclass
@@ -329,7 +332,7 @@ class Loader:
         applier = self.target.open_applier()
         self.codecs.text_stage = applier.text_stage
         try:
-            applier.acquire_lease(self.holder, self.s.lease_ttl)
+            self._take_lease(applier)
             try:
                 summary = self._drain(applier)
             except BaseException:
@@ -346,6 +349,19 @@ class Loader:
                 self._dir_lock = None
         summary.seconds = time.monotonic() - t0
         return summary
+
+    def _take_lease(self, applier) -> None:
+        """Take the target's apply lease, waiting up to ``lease_wait`` seconds for another
+        loader of this target to finish (Dagster runs of other tables do); refuse after."""
+        deadline = time.monotonic() + self.s.lease_wait
+        while True:
+            try:
+                applier.acquire_lease(self.holder, self.s.lease_ttl)
+                return
+            except LeaseHeld:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(1.0, max(0.05, self.s.poll_seconds)))
 
     def _done(self, path: Path) -> None:
         """Move an applied file to the done directory; a failure says it *was* applied."""

@@ -46,3 +46,12 @@ def test_apply_ab_times_each_checkout_in_turn(tmp_path):
     lines = r.stdout.splitlines()
     assert len([ln for ln in lines if ln.startswith(f"{ROOT}: ")]) == 2, r.stdout
     assert len([ln for ln in lines if ln.startswith(f"median {ROOT}: ")]) == 1, r.stdout
+
+
+def test_dagster_full_sync_bench_runs_both_ways():
+    """bench/dagster_full.py on 3 tiny SQLite tables: both the command line and the Dagster
+    job run and converge (they exit non-zero otherwise) and the line is printed."""
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "dagster_full.py"), "--tables", "3", "--rows", "10",
+                        "--repeat", "1", "--pairs", "sqlite"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert "Dagster / command line" in r.stdout

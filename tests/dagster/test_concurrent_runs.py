@@ -44,18 +44,18 @@ def step_failures(instance, run_id: str) -> list[str]:
                                              ("load.before_commit:2", "being applied by a loader")],
                          ids=["first-run-emitting", "first-run-applying"])
 def test_a_second_run_of_a_partition_is_refused_while_the_first_runs(tmp_path, monkeypatch, held_at, refusal):
-    _, tables, pairs = sqlite_run(tmp_path, ntables=1, rows=300, window=5)
+    _, _, tables, pairs = sqlite_run(tmp_path, ntables=1, rows=300, window=5)
     (table,) = tables
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    schema = job(tmp_path, "schema_migration")
+    schema = job(tmp_path, "demo_schema_migration")
     out, _ = schema.communicate(timeout=300)
     assert schema.returncode == 0, out
     drift_target(tmp_path, tables, pairs)
 
     flag, go = tmp_path / "paused", tmp_path / "go"
-    first = job(tmp_path, "table_sync", table.qualified, TARGETSYNC_PAUSE_AT=f"{held_at}:240",
+    first = job(tmp_path, "demo_table_sync", table.qualified, TARGETSYNC_PAUSE_AT=f"{held_at}:240",
                 TARGETSYNC_PAUSE_FLAG=str(flag), TARGETSYNC_PAUSE_UNTIL=str(go))
     try:
         while first.poll() is None and not flag.exists():
@@ -63,7 +63,7 @@ def test_a_second_run_of_a_partition_is_refused_while_the_first_runs(tmp_path, m
         assert flag.exists(), first.communicate()[0]
         emit_dir = tmp_path / "run" / "tables" / table.qualified / "emit"
         before = {p.name: p.read_bytes() for p in emit_dir.iterdir() if not p.name.endswith(".lock")}
-        second = job(tmp_path, "table_sync", table.qualified)
+        second = job(tmp_path, "demo_table_sync", table.qualified)
         out2, _ = second.communicate(timeout=300)
         assert second.returncode != 0, out2
         assert {p.name: p.read_bytes() for p in emit_dir.iterdir() if not p.name.endswith(".lock")} == before

@@ -33,7 +33,7 @@ def dataset(tmp_path, seed, rows=600):
 
 def start(cmd: str, cfg, crash_at: str | None = None, pause_at: str | None = None,
           pause_flag=None, pause_until=None) -> subprocess.Popen:
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONFAULTHANDLER": "1"}
     if crash_at:
         env["TARGETSYNC_CRASH_AT"] = crash_at
     if pause_at:

@@ -115,30 +115,27 @@ def test_no_command_reveals_a_password(secured):
 
 
 def test_the_dagster_job_reveals_no_password(secured, monkeypatch, capfd):
-    from dagster import DagsterInstance, EnvVar, materialize
+    from dagster import DagsterInstance, EnvVar
     from dagster._serdes import serialize_value
 
-    from targetsync_dagster.partitions import TABLES
+    from targetsync_dagster import SyncPair, build_sync_defs
     from targetsync_dagster.resources import DatabaseResource, RunDirectory
-    from tests.dagster.support import ASSETS, SCHEMA_ASSETS
+    from tests.dagster.support import run
     d, passwords, rename = secured
     monkeypatch.setenv("TS_TEST_SOURCE_DSN", (d / "source.dsn").read_text().strip())
-    resources = {
-        "source": DatabaseResource(type="postgres", dsn=EnvVar("TS_TEST_SOURCE_DSN")),
-        "target": DatabaseResource(type="mariadb", dsn_file=str(d / "target.dsn")),
-        "run_dir": RunDirectory(path=str(d / "run"), table_file=str(d / "tables.txt"), schema_rename=rename,
-                                window_size=50,
-                                max_threads=2, emit_file_target_mb=0.001),
-    }
+    pair = SyncPair(name="secrets", source=DatabaseResource(type="postgres", dsn=EnvVar("TS_TEST_SOURCE_DSN")),
+                    target=DatabaseResource(type="mariadb", dsn_file=str(d / "target.dsn")),
+                    run_dir=RunDirectory(path=str(d / "run"), table_file=str(d / "tables.txt"), schema_rename=rename,
+                                         window_size=50, max_threads=2, emit_file_target_mb=0.001))
+    defs = build_sync_defs(pair)
     instance = DagsterInstance.ephemeral()
-    runs = [materialize(ASSETS, selection=SCHEMA_ASSETS, resources=resources, instance=instance)]
-    for name in sorted(instance.get_dynamic_partitions(TABLES.name))[:2]:
-        runs.append(materialize(ASSETS, selection=ASSETS[3:], partition_key=name, resources=resources,
-                                instance=instance))
+    runs = [run(defs, "secrets_schema_migration", instance)]
+    for name in sorted(instance.get_dynamic_partitions("secrets_tables"))[:2]:
+        runs.append(run(defs, "secrets_table_sync", instance, partition_key=name))
+    runs.append(run(defs, "secrets_full_sync", instance))
     # a failing run: the source database is gone
     monkeypatch.setenv("TS_TEST_SOURCE_DSN", (d / "source.dsn").read_text().strip().replace("/ts_", "/gone_ts_"))
-    failed = materialize(ASSETS, selection=SCHEMA_ASSETS, resources=resources, instance=instance,
-                         raise_on_error=False)
+    failed = run(defs, "secrets_schema_migration", instance)
     assert all(r.success for r in runs) and not failed.success
     events = []
     for r in [*runs, failed]:

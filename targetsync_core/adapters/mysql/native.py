@@ -28,12 +28,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import threading
 import uuid
 from decimal import Decimal
 
 log = logging.getLogger(__name__)
 
 FETCH = 2000            # rows per fetchmany when the caller gives no size
+_CONNECTING = threading.Lock()
 _MODULE: list = []      # [(module, plugin_dir) or None], decided once per process
 
 
@@ -105,11 +107,20 @@ class NativeConnection:
 
     def __init__(self, module, plugin_dir: str, *, host: str, port: int, user: str | None, password: str,
                  database: str | None, init: str, connect_timeout: int = 10):
-        self._c = module.MySQL(buffered=False, raw=False, charset_name="utf8mb4", use_unicode=True,
-                               connection_timeout=connect_timeout, plugin_dir=plugin_dir)
         self._error_type = module.MySQLInterfaceError
+        # libmysqlclient's mysql_init and connect are not documented safe to run in several
+        # threads at once before the library is set up (mysql_library_init), and windows open
+        # their connections from many threads: a rare SIGSEGV of an emit on a loaded machine
+        # (about one run in twenty of a connection-fault test) is suspected to start there.
+        # One at a time costs about a millisecond a connection.
+        with _CONNECTING:
+            self._c = module.MySQL(buffered=False, raw=False, charset_name="utf8mb4", use_unicode=True,
+                                   connection_timeout=connect_timeout, plugin_dir=plugin_dir)
+            try:
+                self._c.connect(host=host, port=port, user=user or "", password=password, database=database or "")
+            except self._error_type as exc:
+                raise _error(exc) from None
         try:
-            self._c.connect(host=host, port=port, user=user or "", password=password, database=database or "")
             self._c.autocommit(True)
             self._c.query(init)
         except self._error_type as exc:
