@@ -242,7 +242,7 @@ def _build(pair: SyncPair) -> Definitions:
         for k in keys:
             T.check_emitted(context.instance, context.run, pair.key("table_emit"), k, run_dir)
         # one after another: a target has one loader at a time (its lease)
-        done = T.each(keys, 1, lambda name, _: T.apply_table(name, src_db, tgt_db, run_dir, tables))
+        done = [T.apply_table(name, src_db, tgt_db, run_dir, tables) for name in keys]
         differ = []
         metas, evals = {}, {}
         for a in done:

@@ -232,9 +232,11 @@ def check_evaluation(key: AssetKey, name: str, target_name: str, c: Counts, vali
 # ---- several tables in one step ----------------------------------------------------------
 
 def each_yielding(names: list[str], threads: int, work: Callable[[str, int], object], events: "queue.Queue"):
-    """As :func:`each`, in threads, yielding each event the work puts on ``events`` as it
-    comes (a step yields them: an event yielded is recorded even if the step fails later,
-    one merely logged is not); returns the results."""
+    """``work(name, threads_each)`` for every table, ``threads`` tables at a time (one
+    table: all the threads for its windows), yielding each event the work puts on
+    ``events`` as it comes (a step yields them: an event yielded is recorded even if the
+    step fails later, one merely logged is not); returns the results in ``names``' order,
+    or raises the first failure once every table has finished."""
     per = threads if len(names) == 1 else 1
     pool = ThreadPoolExecutor(max_workers=max(1, min(threads, len(names))), thread_name_prefix="table")
     try:
@@ -253,19 +255,4 @@ def each_yielding(names: list[str], threads: int, work: Callable[[str, int], obj
     for f in futures:
         if f.exception() is not None:
             raise f.exception()
-    return [f.result() for f in futures]
-
-
-def each(names: list[str], threads: int, work: Callable[[str, int], object]) -> list:
-    """``work(name, threads_each)`` for every table, ``threads`` tables at a time (one
-    table: all the threads for its windows); results in ``names``' order. The first
-    failure is raised after the others finish."""
-    if len(names) == 1:
-        return [work(names[0], threads)]
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(names))), thread_name_prefix="table") as pool:
-        futures = [pool.submit(work, n, 1) for n in names]
-        errors = [f.exception() for f in futures]
-    for err in errors:
-        if err is not None:
-            raise err
     return [f.result() for f in futures]

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from targetsync_core.dsn import parse_dsn
-from targetsync_core.emit import files as F
 from tests.conformance.test_cross_crash import drifted
 from tests.conformance.test_server_crash import count
 from tests.e2e.test_crash import start
