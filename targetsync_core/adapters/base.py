@@ -179,7 +179,7 @@ class Database(abc.ABC):
         """The live table's columns and primary key as :meth:`reflect` gives them (its
         unique and foreign keys may be missing, and ``native`` spelled the database's
         way): what checking it against the ``.skt`` and comparing its values need. Server
-        adapters read it from their catalogs, much faster (``adapters.catalog``)."""
+        adapters read it from their catalogs, much faster (``adapters.sql.catalog``)."""
         return self.reflect(schema, name)
 
     @abc.abstractmethod
@@ -199,7 +199,7 @@ class Database(abc.ABC):
 
     def line_formats(self, table: Table) -> tuple[str, ...]:
         """How :meth:`read_window_text` can render ``table``'s rows, preferred first: the
-        engine's own :attr:`line_format`, and ``adapters.canonical.LINES`` where other
+        engine's own :attr:`line_format`, and ``adapters.sql.canonical.LINES`` where other
         engines render alike. Two databases sharing a format compare windows line by line."""
         return (self.line_format,) if self.line_format else ()
 

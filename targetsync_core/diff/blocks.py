@@ -35,7 +35,7 @@ by ``,``, NULL as ``N``:
 A block's hash is the XOR of its rows' hashes, written in lowercase hexadecimal as an
 unsigned number without leading zeros.
 
-The canonical text itself, unhashed, is also a line format (``adapters.canonical``): where
+The canonical text itself, unhashed, is also a line format (``adapters.sql.canonical``): where
 both sides can render it, the emitter compares windows as lines of it instead of blocks.
 
 Each engine's rendering must be one-to-one on values (two different values never render

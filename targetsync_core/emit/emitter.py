@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from targetsync_core.adapters.base import Database
-from targetsync_core.adapters.canonical import LINES
+from targetsync_core.adapters.sql.canonical import LINES
 from targetsync_core.codec.ckt import TableCodec
 from targetsync_core.diff.blocks import CANONICAL, blockable, block_ranges, block_widths, common_format, compare_blocks
 from targetsync_core.diff.compare import RowComparer

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from targetsync_core.adapters.canonical import LINES
+from targetsync_core.adapters.sql.canonical import LINES
 from targetsync_core.adapters.mysql import adapter as my
 from targetsync_core.adapters.postgres import adapter as pg
 from targetsync_core.cli import main

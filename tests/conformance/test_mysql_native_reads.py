@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from targetsync_core.adapters.canonical import LINES
+from targetsync_core.adapters.sql.canonical import LINES
 from targetsync_core.adapters.mysql import native
 from targetsync_core.diff.merge import split_lines
 from targetsync_core.diff.windows import Window

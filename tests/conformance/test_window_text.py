@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from targetsync_core.adapters.canonical import LINES
+from targetsync_core.adapters.sql.canonical import LINES
 from targetsync_core.adapters.registry import adapter_class
 from targetsync_core.diff.blocks import CANONICAL, CANONICAL_KINDS
 from targetsync_core.diff.merge import split_lines
@@ -254,7 +254,7 @@ def negative_zero(v) -> bool:
 
 @pytest.mark.parametrize("a_kind,b_kind", LINE_PAIRS, ids=[f"{a}-{b}" for a, b in LINE_PAIRS])
 def test_canonical_lines_decode_to_read_window_rows_and_agree_across_engines(tmp_path, a_kind, b_kind):
-    """Canonical lines (``adapters.canonical``) of rows of every canonical kind, strings
+    """Canonical lines (``adapters.sql.canonical``) of rows of every canonical kind, strings
     that look like the format included: each side's lines parse to exactly the rows its
     ``read_window`` returns, and equal rows give equal lines on both engines whatever the
     physical column order (but for a negative zero, which MariaDB does not keep)."""

@@ -1,4 +1,4 @@
-"""Canonical text lines (``adapters.canonical``): the escaping is PostgreSQL COPY's, and
+"""Canonical text lines (``adapters.sql.canonical``): the escaping is PostgreSQL COPY's, and
 the parser gives back exactly the rows a reference rendering wrote, whatever the strings
 hold; malformed text and values that do not read back are refused naming the table."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from targetsync_core.adapters.canonical import joined, lines, parser, unescape
+from targetsync_core.adapters.sql.canonical import joined, lines, parser, unescape
 from targetsync_core.diff.merge import split_lines
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind

@@ -9,7 +9,7 @@ database is the schema: table names are ``database.table``, and the metadata tab
 String keys are ordered and compared as bytes (``CAST(k AS BINARY)``) unless the column's
 collation already is a NO PAD binary one; reads are one unbuffered SELECT a window. A table
 whose every column has a canonical rendering may be read as canonical text lines
-(``adapters.canonical``: one ``SELECT CONCAT(…)`` a window), or, for a single integer
+(``adapters.sql.canonical``: one ``SELECT CONCAT(…)`` a window), or, for a single integer
 key, compared block by block in the canonical block format (``diff.blocks``) inside one
 consistent-snapshot transaction. MySQL
 cannot store NaN or ±Infinity: such values are refused naming the table. ``timestamptz``
@@ -28,13 +28,13 @@ from operator import call
 from typing import Iterator, NamedTuple
 
 from targetsync_core import faults
-from targetsync_core.adapters import canonical as C, catalog, references, sqla
+from targetsync_core.adapters.sql import canonical as C, catalog, references, sqla
 from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
-from targetsync_core.adapters.server import (ServerDatabase, apply_error, bounds_sql, denied, discard, first_line,
+from targetsync_core.adapters.sql.server import (ServerDatabase, apply_error, bounds_sql, denied, discard, first_line,
                                              keyset_predicate)
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.mysql import native
-from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
+from targetsync_core.adapters.sql.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.blocks import CANONICAL, canonical
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
@@ -177,7 +177,7 @@ class MysqlDatabase(ServerDatabase):
         return self._json_columns(_unescaped(table)) if table is not None else None
 
     def shape(self, schema: str, name: str) -> Table | None:
-        """Columns and primary key from ``information_schema`` (``adapters.catalog``),
+        """Columns and primary key from ``information_schema`` (``adapters.sql.catalog``),
         three queries on a pooled connection; the columns' collations and fractional
         digits are kept for the reads (``_column_info``). A table the catalog does not
         show is probed: missing, or hidden by a missing privilege (refused as such)."""
@@ -422,7 +422,7 @@ class MysqlDatabase(ServerDatabase):
         return (C.LINES,) if self.renders_canonically(table) else ()
 
     def read_window_text(self, table: Table, window: Window, fmt: str | None = None) -> WindowText:
-        """The window as canonical text lines (``adapters.canonical``, the only line
+        """The window as canonical text lines (``adapters.sql.canonical``, the only line
         format here), on a reading connection of its own: one ``GROUP_CONCAT`` of the
         rows' texts (in no particular order: the diff sorts what it decodes; at most
         ``max_allowed_packet`` bytes, the server warning when it cuts one short), or,

@@ -6,7 +6,7 @@ Sessions run with ``TimeZone=UTC``, ``DateStyle=ISO`` and ``extra_float_digits=3
 ``COLLATE "C"`` (byte order of UTF-8, which is code-point order) whatever the column's
 collation. A window is one statement, so one snapshot: a ``SELECT`` streamed in chunks, or
 text lines that the diff compares before it decodes any row. A table whose every column
-has a canonical rendering is read as canonical text lines (``adapters.canonical``), all of
+has a canonical rendering is read as canonical text lines (``adapters.sql.canonical``), all of
 a window aggregated into one value, whatever the other side's engine; between two
 PostgreSQL databases any other table is read with one ``COPY (SELECT …) TO STDOUT``
 (PostgreSQL renders a value of a type one way, so equal lines are equal rows; floats print
@@ -25,13 +25,13 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from targetsync_core.adapters import canonical as C, catalog, references, sqla
+from targetsync_core.adapters.sql import canonical as C, catalog, references, sqla
 from targetsync_core.adapters.base import BlockReader, Capabilities, TableBatch, WindowText
-from targetsync_core.adapters.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
+from targetsync_core.adapters.sql.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.coerce import row_converter
-from targetsync_core.adapters.canonical import unescape
+from targetsync_core.adapters.sql.canonical import unescape
 from targetsync_core.adapters.postgres import copytext
-from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
+from targetsync_core.adapters.sql.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.blocks import CANONICAL, canonical
 from targetsync_core.diff.merge import split_lines
 from targetsync_core.diff.windows import Window
@@ -152,7 +152,7 @@ class PostgresDatabase(ServerDatabase):
         return self.reflect_with(schema, name, sqla.REFLECTED)
 
     def shape(self, schema: str, name: str) -> Table | None:
-        """Columns and primary key from one ``pg_catalog`` query (``adapters.catalog``);
+        """Columns and primary key from one ``pg_catalog`` query (``adapters.sql.catalog``);
         tables, views, materialized views and foreign tables, as SQLAlchemy finds them."""
         import psycopg
         try:
@@ -254,7 +254,7 @@ class PostgresDatabase(ServerDatabase):
             return self._copy_text(conn, table, f"{qualified(table)}{where} ORDER BY {_order_by(table)}", params)
 
     def _canonical_lines(self, conn, table: Table, source: str, params: list) -> WindowText:
-        """The window's canonical text lines (``adapters.canonical``) as one value, the
+        """The window's canonical text lines (``adapters.sql.canonical``) as one value, the
         texts joined by ``string_agg`` (in no particular order: the diff sorts the rows it
         decodes), or, where a text needs escaping, ``COPY (SELECT <text> …) TO STDOUT``,
         which escapes."""

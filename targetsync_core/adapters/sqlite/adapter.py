@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
 
-from targetsync_core.adapters import references
+from targetsync_core.adapters.sql import references
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.base import Capabilities, Database, TableBatch
-from targetsync_core.adapters.server import bounds_sql, keyset_predicate
-from targetsync_core.adapters.sqlapply import SqlApplier, shadow_rows
+from targetsync_core.adapters.sql.server import bounds_sql, keyset_predicate
+from targetsync_core.adapters.sql.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.adapters.sqlite import types as T
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn

@@ -7,7 +7,7 @@ making an engine and the inspector's five round trips on connections of their ow
 about 0.4 s a run (bench/PROFILE.md, round 10), a sixth of a 1M-row cross-engine
 ``validate``. These functions map one catalog row a column, as the adapters fetch it on a
 pooled connection, onto the same canonical columns SQLAlchemy's reflection gives
-(``adapters.sqla``; ``tests/conformance/test_catalog_shape.py`` holds the two to each
+(``adapters.sql.sqla``; ``tests/conformance/test_catalog_shape.py`` holds the two to each
 other for every type) with the database's own spelling of the type as ``native``.
 
 ``schema`` still reflects through SQLAlchemy: it also needs unique and foreign keys and

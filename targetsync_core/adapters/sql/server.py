@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import abc
 import queue
+import re
 import threading
 from contextlib import contextmanager
 
-from targetsync_core.adapters import sqla
+from targetsync_core.adapters.sql import sqla
 from targetsync_core.adapters.base import Database
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
@@ -16,10 +17,20 @@ from targetsync_core.errors import ConfigError, ConnectError, DataError, TargetS
 from targetsync_core.model.schema import Table
 
 
+#: pyodbc's message prefixes: ``[SQLSTATE] [vendor][driver][server]``
+_ODBC_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
+
+
 def first_line(exc: BaseException) -> str:
-    """A driver error's first line (PyMySQL keeps the text in args[1])."""
+    """A driver error's first line (PyMySQL keeps the text in args[1]; pyodbc keeps the
+    SQLSTATE in args[0] and a message behind bracketed prefixes in args[1])."""
     args = getattr(exc, "args", ())
-    text = str(args[1]) if len(args) > 1 and isinstance(args[0], int) else str(exc)
+    if len(args) > 1 and isinstance(args[0], int):
+        text = str(args[1])
+    elif len(args) > 1 and isinstance(args[0], str) and re.fullmatch(r"[0-9A-Z]{5}", args[0]):
+        text = _ODBC_PREFIX.sub("", str(args[1]))
+    else:
+        text = str(exc)
     return (text.strip().splitlines() or [type(exc).__name__])[0]
 
 

@@ -20,6 +20,8 @@ from targetsync_core.errors import ConnectError, LeaseHeld, TargetSyncError
 class SqlApplier(Applier):
     mark = "%s"              # the driver's placeholder
     for_update = " FOR UPDATE"
+    #: a table hint that locks the lease row instead (SQL Server has no FOR UPDATE)
+    lease_hint = ""
 
     def __init__(self, conn, applied_table: str, lease_table: str):
         self.conn, self.applied, self.lease = conn, applied_table, lease_table
@@ -66,15 +68,18 @@ class SqlApplier(Applier):
             cur.execute(text)
         return cur
 
+    def create_table(self, name: str, columns: str) -> None:
+        """Create table ``name`` unless it exists (``CREATE TABLE IF NOT EXISTS``)."""
+        self.sql(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+
     def create_metadata(self) -> None:
         """Create the two tables and the lease row if missing (idempotent)."""
         def tables():
-            self.sql(f"CREATE TABLE IF NOT EXISTS {self.applied} (run_id VARCHAR(64) NOT NULL, "
-                     "file_no BIGINT NOT NULL, records BIGINT NOT NULL, applied_at DOUBLE PRECISION NOT NULL, "
-                     "PRIMARY KEY (run_id, file_no))")
-            self.sql(f"CREATE TABLE IF NOT EXISTS {self.lease} (name VARCHAR(16) NOT NULL PRIMARY KEY, "
-                     "holder VARCHAR(64) NOT NULL, host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, "
-                     "expires_at DOUBLE PRECISION NOT NULL)")
+            self.create_table(self.applied, "run_id VARCHAR(64) NOT NULL, file_no BIGINT NOT NULL, "
+                              "records BIGINT NOT NULL, applied_at DOUBLE PRECISION NOT NULL, "
+                              "PRIMARY KEY (run_id, file_no)")
+            self.create_table(self.lease, "name VARCHAR(16) NOT NULL PRIMARY KEY, holder VARCHAR(64) NOT NULL, "
+                              "host VARCHAR(255) NOT NULL, pid BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL")
 
         def lease_row():
             if not self.sql(f"SELECT 1 FROM {self.lease} WHERE name = 'loader'").fetchone():
@@ -89,8 +94,8 @@ class SqlApplier(Applier):
 
     def _claim(self, holder: LeaseHolder, ttl: float) -> None:
         """Inside a transaction: take the lease or raise LeaseHeld."""
-        row = self.sql(f"SELECT holder, host, pid, expires_at FROM {self.lease} WHERE name = 'loader'"
-                       f"{self.for_update}").fetchone()
+        row = self.sql(f"SELECT holder, host, pid, expires_at FROM {self.lease}{self.lease_hint} "
+                       f"WHERE name = 'loader'{self.for_update}").fetchone()
         if row and row[0] and row[0] != holder.id and row[3] > time.time() and _alive(row[1], row[2], holder.host):
             raise LeaseHeld(f"another loader (pid {row[2]} on {row[1]}) holds the apply lease on this target "
                             f"until {time.strftime('%H:%M:%S', time.localtime(row[3]))}; refusing to run a second")
