@@ -22,7 +22,7 @@ ui: $(BIN)/targetsync
 
 test: $(BIN)/targetsync
 	bash scripts/services.sh
-	bash scripts/browser.sh
+	bash scripts/system-packages.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # the benchmark scenarios of bench/run.py (long: see bench/RESULTS.md for what was run)

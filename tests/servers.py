@@ -86,3 +86,13 @@ def mariadb_database(kind: str = "mariadb"):
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+def pyodbc_module():
+    """pyodbc, which needs the system's unixODBC (``scripts/system-packages.sh``): a test
+    that needs it fails under CI=true when it cannot be imported, and skips elsewhere."""
+    try:
+        import pyodbc
+    except ImportError as exc:
+        unreachable("pyodbc (unixODBC)", exc)
+    return pyodbc

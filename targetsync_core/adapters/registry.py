@@ -15,6 +15,7 @@ ADAPTERS: dict[str, str] = {
     "mysql": "targetsync_core.adapters.mysql:MysqlDatabase",
     "singlestore": "targetsync_core.adapters.mysql:MysqlDatabase",
     "mariadb": "targetsync_core.adapters.mariadb:MariadbDatabase",
+    "sqlserver": "targetsync_core.adapters.sqlserver:SqlServerDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

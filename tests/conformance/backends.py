@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import json
 import math
+import os
 import sqlite3
 import struct
 import uuid
@@ -56,7 +57,9 @@ class Backend:
 
     # -- raw access --
     def execute(self, sql: str) -> None:
-        if self.kind == "sqlite":
+        if self.kind == "kit":
+            self.db.execute_script(sql)
+        elif self.kind == "sqlite":
             conn = sqlite3.connect(self.path)
             conn.executescript(sql)
             conn.close()
@@ -89,6 +92,8 @@ class Backend:
     def insert(self, table: Table, rows: list[tuple]) -> None:
         if not rows:
             return
+        if self.kind == "kit":
+            return self._kit_insert(table, rows)
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
         if self.kind == "sqlite":
             store = [to_storage(c) for c in table.columns]
@@ -115,10 +120,33 @@ class Backend:
                                 f"({', '.join(['%s'] * len(fix))})", data)
             conn.close()
 
+    def _kit_insert(self, table: Table, rows: list[tuple]) -> None:
+        """Rows into a kit adapter's table through its driver connection alone (its
+        parameter binding, none of its apply)."""
+        db = self.db
+        conn = db.connect(autocommit=False)
+        cols = ", ".join(db.quote(c.name) for c in table.columns)
+        marks = ", ".join([db.mark] * len(table.columns))
+        conn.cursor().executemany(f"INSERT INTO {db.qualified(table)} ({cols}) VALUES ({marks})",
+                                  [tuple(db.bind(c.kind, v) for c, v in zip(table.columns, r)) for r in rows])
+        conn.commit()
+        conn.close()
+
+    def _kit_read(self, table: Table) -> list[tuple]:
+        db = self.db
+        conn = db.connect()
+        cur = conn.cursor()
+        cur.execute(f"SELECT {', '.join(db.quote(c.name) for c in table.columns)} FROM {db.qualified(table)}")
+        raw = [tuple(r) for r in cur.fetchall()]
+        conn.close()
+        return raw
+
     def read(self, table: Table) -> list[tuple]:
         """Every row, canonicalised by the test's own rules, sorted by key in Python."""
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
-        if self.kind == "sqlite":
+        if self.kind == "kit":
+            raw = self._kit_read(table)
+        elif self.kind == "sqlite":
             conn = sqlite3.connect(self.path)
             raw = conn.execute(f'SELECT {cols} FROM "{table.name}"').fetchall()
             conn.close()
@@ -204,8 +232,22 @@ def mysql_mode_backend(tmp: Path, name: str):
         yield Backend("mysql", "mysql", db.url, db.schema)
 
 
+@contextlib.contextmanager
+def sqlserver_backend(tmp: Path, name: str):
+    """SQL Server at the translated tier (``tests.conformance.translated``): the adapter's
+    SQL, parsed as T-SQL and run on a PostgreSQL database of its own, in schema dbo."""
+    from tests.conformance.translated import real_schema, translated_adapter
+    real = os.environ.get("TARGETSYNC_TEST_SQLSERVER_DSN")
+    if real:   # the same suite against a real server
+        with real_schema("sqlserver", real) as schema:
+            yield Backend("kit", "sqlserver", real, schema)
+        return
+    with postgres_database() as db, translated_adapter("sqlserver", db.url, "dbo") as url:
+        yield Backend("kit", "sqlserver", url, "dbo")
+
+
 BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend, "mariadb": mariadb_backend,
-            "mysql": mysql_mode_backend}
+            "mysql": mysql_mode_backend, "sqlserver": sqlserver_backend}
 
 
 def write_configs(d: Path, src: Backend, tgt: Backend, names: list[str], window_size: int = 50,

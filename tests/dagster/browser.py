@@ -17,7 +17,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 def chromium_page(width: int = 1600, height: int = 1000):
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        msg = "Debian's chromium is not installed (scripts/browser.sh installs it)"
+        msg = "Debian's chromium is not installed (scripts/system-packages.sh installs it)"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(msg)
         pytest.skip(msg)

@@ -1,0 +1,350 @@
+"""The relational adapter kit: what a SQL database reached through SQLAlchemy (reflection,
+DDL) and a DB-API driver (reads, apply) needs, so that a new one is data plus the few
+methods that really differ.
+
+A kit adapter declares, as class attributes:
+
+* ``dialect`` (sqlglot's name for its SQL, which renders the apply statements of
+  ``statements``), ``driver`` (SQLAlchemy's drivername for reflection and DDL),
+  ``schemes`` (the DSN schemes it takes), ``mark`` (the driver's placeholder);
+* ``reflected`` (SQLAlchemy's reflected type class name → canonical kind, the native →
+  canonical dict) and ``declared`` (canonical kind → the SQLAlchemy type its DDL
+  writes, the canonical → native dict; ``sqla_type`` adds lengths and precisions);
+* ``capabilities`` and ``identity_kinds`` (the kinds its driver already returns as the
+  canonical Python value); ``to_driver`` (kind → how a canonical value is bound).
+
+and overrides only where it differs: ``connect`` (the driver's connection), ``key_expr``
+and ``key_param`` (how a key column is ordered in binary code-point order and how a bound
+is passed for it), ``begin_read`` (the isolation a window is read in), ``lost`` and
+``denied`` (driver errors sorted at the boundary into lost connection / missing
+privilege / bad data). Everything else (keyset windows, bounds, streamed reads, the
+shadow, the bulk load, the MERGE statements, the applied-file record and the lease) is
+here once.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from targetsync_core.adapters.base import Capabilities, TableBatch
+from targetsync_core.adapters.coerce import converted_rows, row_converter
+from targetsync_core.adapters.sql import sqla, statements
+from targetsync_core.adapters.sql.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
+from targetsync_core.adapters.sql.sqlapply import SqlApplier, shadow_rows
+from targetsync_core.diff.windows import Window
+from targetsync_core.dsn import Dsn
+from targetsync_core.errors import ConfigError, DataError, SchemaMismatch
+from targetsync_core.model.schema import Column, Table
+from targetsync_core.model.types import Kind
+
+FETCH_ROWS = 5_000      # rows a fetchmany when streaming a window
+LOAD_ROWS = 10_000      # shadow rows an executemany
+
+
+class KitDatabase(ServerDatabase):
+    """A relational database on the kit (see the module's docstring)."""
+
+    dialect = ""
+    schemes: tuple[str, ...] = ()
+    mark = "?"
+    reflected: dict = sqla.REFLECTED
+    declared: dict = {}
+    identity_kinds: frozenset = frozenset()
+    to_driver: dict[Kind, Callable] = {}
+    #: the query that returns one row when a table (schema, name) exists
+    table_exists_sql = "SELECT 1 FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?"
+    #: where the applied-file record and the lease live
+    meta_schema = "_targetsync"
+    schema_exists_sql = "SELECT 1 FROM INFORMATION_SCHEMA.SCHEMATA WHERE SCHEMA_NAME = ?"
+    #: how the loader locks the lease row: a table hint, or a ``FOR UPDATE`` clause
+    lease_hint = ""
+    for_update = " FOR UPDATE"
+    #: ``ts_rn - 1`` is a multiple of the window size (``bounds_sql``)
+    every_nth = "mod(ts_rn - 1, ?) = 0"
+
+    @classmethod
+    def from_dsn(cls, type_name: str, dsn: Dsn) -> "KitDatabase":
+        if dsn.scheme not in cls.schemes:
+            raise ConfigError(f"{dsn.source}: a {type_name} database needs a DSN of the form "
+                              f"{cls.schemes[0]}://user:password@host:port/database, not {dsn.scheme}://")
+        return cls(dsn, type_name)
+
+    # -- names ---------------------------------------------------------------------------
+    @classmethod
+    def sa_dialect(cls):
+        import sqlalchemy as sa
+        return sa.engine.make_url(f"{cls.driver}://").get_dialect()()
+
+    @classmethod
+    def quote(cls, name: str) -> str:
+        """``name`` quoted as this dialect quotes an identifier, always (so its case and
+        any character survive)."""
+        return cls.sa_dialect().identifier_preparer.quote_identifier(name)
+
+    def qualified(self, table: Table) -> str:
+        return f"{self.quote(table.schema)}.{self.quote(table.name)}"
+
+    # -- what a dialect overrides --------------------------------------------------------
+    def key_expr(self, col: Column) -> str:
+        """The expression a key column is ordered and compared by, in binary code-point
+        order of its canonical value."""
+        return self.quote(col.name)
+
+    def key_param(self, col: Column, value):
+        """A window bound's value for :meth:`key_expr`."""
+        return self.bind(col.kind, value)
+
+    def select_expr(self, col: Column) -> str:
+        """How a column is selected, so that the driver returns its canonical value."""
+        return self.quote(col.name)
+
+    def begin_read(self, cur) -> None:
+        """Before a window's one statement: the isolation it reads in (default: the
+        session's; one statement sees one snapshot on an MVCC server)."""
+
+    def end_read(self, conn) -> None:
+        """After a window's statement (a transaction :meth:`begin_read` opened ends)."""
+
+    def bind(self, kind: Kind, value):
+        if value is None:
+            return None
+        f = self.to_driver.get(kind)
+        return value if f is None else f(value)
+
+    # -- source contract -----------------------------------------------------------------
+    def engine(self):
+        """SQLAlchemy's engine for reflection, connecting through :meth:`connect` (the
+        driver options of the DSN, the one-line refusal of a server that cannot be
+        reached)."""
+        import sqlalchemy as sa
+        from sqlalchemy.pool import NullPool
+        with self._lock:
+            if self._engine is None:
+                self._engine = sa.create_engine(f"{self.driver}://", creator=self.connect, poolclass=NullPool)
+            return self._engine
+
+    def reflect(self, schema: str, name: str) -> Table | None:
+        return self.reflect_with(schema, name, self.reflected)
+
+    def order_by(self, table: Table) -> str:
+        return ", ".join(self.key_expr(c) for c in table.key_columns)
+
+    def window_predicate(self, table: Table, w: Window) -> tuple[str, list]:
+        cols = table.key_columns
+        return keyset_predicate([self.key_expr(c) for c in cols], w, self.mark,
+                                lambda key: [self.key_param(c, v) for c, v in zip(cols, key)])
+
+    def select_list(self, cols) -> str:
+        return ", ".join(self.select_expr(c) for c in cols)
+
+    def read_keys(self, table: Table) -> Iterator[tuple]:
+        cols = list(table.key_columns)
+        yield from self.stream(table, cols, f"SELECT {self.select_list(cols)} FROM {self.qualified(table)} "
+                                            f"ORDER BY {self.order_by(table)}", [])
+
+    def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
+        """Every ``window_size``-th key, numbered by ``row_number()`` in the server."""
+        cols = list(table.key_columns)
+        inner = ", ".join(f"{self.select_expr(c)} AS {self.quote(f'ts_k{i}')}" for i, c in enumerate(cols))
+        names = ", ".join(self.quote(f"ts_k{i}") for i in range(len(cols)))
+        sql = bounds_sql(inner, names, self.order_by(table), self.qualified(table), self.every_nth)
+        return list(self.stream(table, cols, sql, [window_size]))
+
+    def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
+        where, params = self.window_predicate(table, window)
+        sql = (f"SELECT {self.select_list(table.columns)} FROM {self.qualified(table)}{where} "
+               f"ORDER BY {self.order_by(table)}")
+        yield from self.stream(table, list(table.columns), sql, params)
+
+    def stream(self, table: Table, cols: list[Column], sql: str, params: list) -> Iterator[tuple]:
+        """One statement, fetched in chunks, its rows converted to canonical values."""
+        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], self.identity_kinds)
+        with self.borrow() as conn:
+            cur = conn.cursor()
+            try:
+                self.begin_read(cur)
+                cur.execute(sql, params) if params else cur.execute(sql)
+                yield from converted_rows(cur, convert, FETCH_ROWS)
+                self.end_read(conn)
+            except ValueError as exc:
+                raise DataError(f"reading {self.type_name} {exc}") from None
+            except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
+                if not self.driver_error(exc):
+                    raise
+                raise self.read_error(exc, table) from None
+
+    def driver_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the driver's (to be sorted by :meth:`read_error`)."""
+        return False
+
+    # -- target contract -----------------------------------------------------------------
+    @classmethod
+    def sqla_type(cls, col: Column, is_key: bool):
+        """The SQLAlchemy type this dialect's DDL declares for ``col``."""
+        import sqlalchemy as sa
+        made = cls.declared[col.kind]
+        if col.kind in (Kind.CHAR, Kind.VARCHAR, Kind.BINARY, Kind.VARBINARY):
+            return made(col.length) if col.length else made()
+        if col.kind is Kind.DECIMAL:
+            return sa.Numeric(col.precision, col.scale) if col.precision else made()
+        return made()
+
+    @classmethod
+    def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
+        return sqla.generate_ddl(tables, cls.sa_dialect(), cls.sqla_type)
+
+    def execute_script(self, sql: str) -> None:
+        conn = self.connect(autocommit=True)
+        try:
+            for statement in script_statements(sql):
+                conn.cursor().execute(statement)
+        except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
+            if not self.driver_error(exc):
+                raise
+            raise DataError(f"running DDL on {self.where()}: {first_line(exc)}") from None
+        finally:
+            conn.close()
+
+    def open_applier(self) -> "KitApplier":
+        return KitApplier(self.connect(autocommit=False), self)
+
+    def shadow_columns(self, table: Table) -> str:
+        """The shadow's column definitions: the live table's own types, all nullable."""
+        live = self.shape(table.schema, table.name)
+        if live is None:
+            raise SchemaMismatch(f"table {table.qualified} does not exist on {self.where()}")
+        types = {c.name: c.native for c in live.columns}
+        return ", ".join(f"{self.quote(c.name)} {types[c.name]} NULL" for c in table.columns)
+
+    def shadow_name(self, table: Table, n: int) -> str:
+        """The name of a session's shadow of ``table`` (its ``n``-th)."""
+        return f"{table.name[:40]}_wkm{n}"
+
+    def create_shadow_sql(self, name: str, columns: str) -> str:
+        return f"CREATE TEMPORARY TABLE {self.quote(name)} ({self.quote('__op')} CHAR(1), " \
+               f"{self.quote('__grp')} INT, {columns})"
+
+    def bulk_cursor(self, conn, table: Table):
+        """A cursor whose ``executemany`` is the driver's fast path for the shadow rows
+        of ``table`` (``__op``, ``__grp``, then its columns)."""
+        return conn.cursor()
+
+    def create_meta_schema(self, applier: "KitApplier") -> None:
+        """The schema of the applied-file record and the lease, unless it exists."""
+        def create():
+            if not applier.sql(self.schema_exists_sql, (self.meta_schema,)).fetchone():
+                applier.sql(f"CREATE SCHEMA {self.quote(self.meta_schema)}")
+        applier._in_transaction(create)
+
+    def before_upsert(self, applier: "KitApplier", table: Table) -> None:
+        """Inside the file's transaction, before the MERGE that inserts (SQL Server
+        allows explicit values into an identity column here)."""
+
+    def after_upsert(self, applier: "KitApplier", table: Table) -> None:
+        """After that MERGE."""
+
+
+def script_statements(sql: str) -> list[str]:
+    """The statements of a generated DDL script (``;`` at line ends, ``--`` comments)."""
+    body = "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
+    return [s.strip() for s in body.split(";\n") if s.strip().rstrip(";")]
+
+
+class KitApplier(SqlApplier):
+    """Applies a file in one transaction: per table, the rows go into the session's shadow
+    by the driver's bulk path, then the three statements of ``statements`` move them."""
+
+    def __init__(self, conn, db: KitDatabase):
+        self.db = db
+        self.mark, self.lease_hint, self.for_update = db.mark, db.lease_hint, db.for_update
+        meta = db.quote(db.meta_schema)
+        super().__init__(conn, f"{meta}.{db.quote('applied')}", f"{meta}.{db.quote('lease')}")
+        self._names = {self.applied: "applied", self.lease: "lease"}
+        self._shadows: dict[str, statements.Shadowed] = {}
+        self._fresh: set[str] = set()     # shadows created in the open transaction
+        self._statements: dict[tuple, str] = {}
+        self.create_metadata()
+
+    def begin(self) -> None:
+        pass   # DB-API: a transaction opens with the first statement
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self._fresh.clear()
+
+    def translate(self, exc: Exception, batch: TableBatch | None) -> Exception:
+        if not self.db.driver_error(exc):
+            return exc
+        return apply_error(self.db, exc, batch, type(exc))
+
+    def create_metadata(self) -> None:
+        self.db.create_meta_schema(self)
+        super().create_metadata()
+
+    def create_table(self, name: str, columns: str) -> None:
+        """Not every dialect has ``CREATE TABLE IF NOT EXISTS``: ask the catalog first."""
+        if not self.sql(self.db.table_exists_sql, (self.db.meta_schema, self._names[name])).fetchone():
+            self.sql(f"CREATE TABLE {name} ({columns})")
+
+    def rollback(self) -> None:
+        for name in self._fresh:   # a shadow created in the transaction went with it
+            self._shadows.pop(name, None)
+        self._fresh.clear()
+        self.conn.rollback()
+
+    def shadow(self, t: Table) -> statements.Shadowed:
+        s = self._shadows.get(t.qualified)
+        if s is None:
+            name = self.db.shadow_name(t, len(self._shadows))
+            self.sql(self.db.create_shadow_sql(name, self.db.shadow_columns(t)))
+            s = statements.Shadowed((t.schema, t.name), name, t.primary_key, tuple(c.name for c in t.columns))
+            self._shadows[t.qualified] = s
+            self._fresh.add(t.qualified)
+        return s
+
+    def statement(self, kind: str, s: statements.Shadowed, *args) -> str:
+        key = (kind, s.table, *args)
+        text = self._statements.get(key)
+        if text is None:
+            if kind == "delete":
+                text = statements.delete_sql(s, self.db.dialect)
+            elif kind == "upsert":
+                text = statements.upsert_sql(s, self.db.dialect)
+            else:
+                text = statements.update_sql(s, self.db.dialect, *args)
+            self._statements[key] = text
+        return text
+
+    def load(self, s: statements.Shadowed, batch: TableBatch) -> None:
+        """The batch's records into the shadow through the driver's bulk path."""
+        t = batch.table
+        kinds = [c.kind for c in t.columns]
+        names = ", ".join(self.db.quote(c) for c in ("__op", "__grp", *s.columns))
+        marks = ", ".join([self.mark] * (len(s.columns) + 2))
+        insert = f"INSERT INTO {self.db.quote(s.shadow)} ({names}) VALUES ({marks})"
+        bind = self.db.bind
+        cur = self.db.bulk_cursor(self.conn, t)
+        rows = []
+        for op, grp, *values in shadow_rows(batch):
+            rows.append((op, grp, *(bind(k, v) for k, v in zip(kinds, values))))
+            if len(rows) == LOAD_ROWS:
+                cur.executemany(insert, rows)
+                rows = []
+        if rows:
+            cur.executemany(insert, rows)
+
+    def apply_batch(self, batch: TableBatch) -> None:
+        t = batch.table
+        s = self.shadow(t)
+        self.sql(f"DELETE FROM {self.db.quote(s.shadow)}")
+        self.load(s, batch)
+        if batch.count("D"):
+            self.sql(self.statement("delete", s))
+        if batch.count("I"):
+            self.db.before_upsert(self, t)
+            self.sql(self.statement("upsert", s))
+            self.db.after_upsert(self, t)
+        updated = 0
+        for grp, offsets in enumerate(batch.updates):
+            cols = tuple(t.columns[o].name for o in offsets)
+            updated += self.sql(self.statement("update", s, grp, cols)).rowcount
+        self.count_missed(batch, updated)

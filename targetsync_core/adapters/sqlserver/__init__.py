@@ -1,0 +1,3 @@
+from targetsync_core.adapters.sqlserver.adapter import SqlServerDatabase
+
+__all__ = ["SqlServerDatabase"]
