@@ -45,14 +45,16 @@ def _pg_admin():
 
 
 @contextlib.contextmanager
-def postgres_database():
+def postgres_database(byte_order: bool = False):
+    """A new database; ``byte_order``: its strings compare in byte order (collation C)."""
     try:
         admin = _pg_admin()
     except Exception as exc:  # noqa: BLE001 - any failure to reach the server
         unreachable("PostgreSQL", exc)
     name = "ts_" + uuid.uuid4().hex[:12]
     d = parse_dsn(PG_URL)
-    admin.execute(f'CREATE DATABASE "{name}"')
+    admin.execute(f'CREATE DATABASE "{name}"' + (" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+                                                   if byte_order else ""))
     try:
         auth = d.username + (f":{d.password}" if d.password else "")
         yield ServerDb("postgres", f"postgresql://{auth}@{d.host}:{d.port or 5432}/{name}", "public", name)

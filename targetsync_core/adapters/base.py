@@ -38,6 +38,9 @@ class Capabilities:
     #: fractional digits, a float32; a BINARY(n) padded): values then compare as the
     #: target holds them (``diff.compare``). False where a column keeps what it is given
     fits_values: bool = True
+    #: an empty string or byte string is stored as NULL (Oracle): a source ``''`` equals
+    #: a target NULL there, and cannot be a key
+    empty_is_null: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ ADAPTERS: dict[str, str] = {
     "singlestore": "targetsync_core.adapters.mysql:MysqlDatabase",
     "mariadb": "targetsync_core.adapters.mariadb:MariadbDatabase",
     "sqlserver": "targetsync_core.adapters.sqlserver:SqlServerDatabase",
+    "oracle": "targetsync_core.adapters.oracle:OracleDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

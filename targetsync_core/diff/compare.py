@@ -20,7 +20,9 @@ Besides fitting:
 * JSON semantically (same parsed document, key order ignored);
 * a timestamp with time zone and one without compare as the same instant in UTC (every
   session of targetsync runs in UTC, so a naive timestamp is written and read as UTC);
-* everything else by ``==`` on the canonical Python value.
+* everything else by ``==`` on the canonical Python value;
+* on a target that stores an empty string or byte string as NULL (Oracle), a source
+  ``''`` equals the NULL it became.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ import struct
 from typing import Callable
 
 from targetsync_core.model.schema import Column, Table
-from targetsync_core.model.types import FLOAT_KINDS, Kind
+from targetsync_core.model.types import BINARY_KINDS, FLOAT_KINDS, STRING_KINDS, Kind
 
 Equal = Callable[[object, object], bool]
 UTC = dt.timezone.utc
@@ -153,11 +155,29 @@ def _to_aware(v: dt.datetime) -> dt.datetime:
 _SHIFTS = {(Kind.TIMESTAMPTZ, Kind.TIMESTAMP): _to_naive, (Kind.TIMESTAMP, Kind.TIMESTAMPTZ): _to_aware}
 
 
-def column_equal(source: Column, target: Column, float_tolerance: float = 0.0, fits: bool = True) -> Equal:
+def _empty_as_null(eq: Equal) -> Equal:
+    """A source ``''`` is held as NULL, and as nothing else (not as a CHAR of spaces)."""
+    def equal(a, b) -> bool:
+        if a is not None and len(a) == 0:
+            return b is None
+        return eq(a, b)
+    return equal
+
+
+def column_equal(source: Column, target: Column, float_tolerance: float = 0.0, fits: bool = True,
+                 empty_is_null: bool = False) -> Equal:
     """The equality deciding whether a ``source`` value differs from the value a
     ``target`` column holds (values as each side's kind reads them). ``fits``: the target
     fits values to its column (see the module docstring); without it the target column
-    holds exactly what it was given, and ``target`` is read in the source's kinds."""
+    holds exactly what it was given, and ``target`` is read in the source's kinds.
+    ``empty_is_null``: the target stores an empty string or bytes as NULL."""
+    eq = _column_equal(source, target, float_tolerance, fits)
+    if empty_is_null and (source.kind in STRING_KINDS or source.kind in BINARY_KINDS):
+        return _empty_as_null(eq)
+    return eq
+
+
+def _column_equal(source: Column, target: Column, float_tolerance: float, fits: bool) -> Equal:
     kind, tkind = source.kind, target.kind
     if kind in FLOAT_KINDS:
         return _float_equal(float_tolerance, fits and kind is Kind.FLOAT64 and tkind is Kind.FLOAT32)
@@ -178,12 +198,14 @@ class RowComparer:
     """Finds the changed columns between a source row and a target row of one table.
 
     ``target`` describes the target row as it is read (its live kinds and parameters
-    where they differ from the source's); ``fits`` as for :func:`column_equal`."""
+    where they differ from the source's); ``fits`` and ``empty_is_null`` as for
+    :func:`column_equal`."""
 
     def __init__(self, source: Table, target: Table | None = None, float_tolerance: float = 0.0,
-                 fits: bool = True):
+                 fits: bool = True, empty_is_null: bool = False):
         target = target or source
-        self.equals = [column_equal(s, t, float_tolerance, fits) for s, t in zip(source.columns, target.columns)]
+        self.equals = [column_equal(s, t, float_tolerance, fits, empty_is_null)
+                       for s, t in zip(source.columns, target.columns)]
         keys = set(source.key_positions)
         self.value_positions = [i for i in range(len(source.columns)) if i not in keys]
 

@@ -136,7 +136,7 @@ def prepare_pairs(names: list[str], skt: list[Table], source: Database, target: 
             refuse_folded_keys(table, source.read_keys(table), folding, tgt.qualified)
         fits = target.capabilities.fits_values
         reading = as_read(tgt, live_tgt, target.stored_as) if fits else tgt
-        comparer = RowComparer(table, reading, float_tolerance, fits)
+        comparer = RowComparer(table, reading, float_tolerance, fits, target.capabilities.empty_is_null)
         pairs.append(TablePair(i, table, reading, TableCodec(table, tgt.qualified), comparer, slot=i))
     return ordered_pairs(pairs, source, target) if ordered else pairs
 

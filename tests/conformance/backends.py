@@ -35,6 +35,7 @@ class Limits:
     min_year: int = 1
     folds_case: bool = False
     pad_space: bool = False          # keys differing only by trailing spaces collide
+    empty_is_null: bool = False      # '' is stored as NULL (no empty key; '' reads back NULL)
 
 
 @dataclass
@@ -53,7 +54,8 @@ class Backend:
     def limits(self) -> Limits:
         """What the adapter declares it can hold: the suite asks capabilities, not names."""
         caps = adapter_class(self.type_name, "type", "target").capabilities
-        return Limits(caps.max_integer, caps.nonfinite_floats, pad_space=caps.pads_key_spaces)
+        return Limits(caps.max_integer, caps.nonfinite_floats, pad_space=caps.pads_key_spaces,
+                      empty_is_null=caps.empty_is_null)
 
     # -- raw access --
     def execute(self, sql: str) -> None:
@@ -141,8 +143,10 @@ class Backend:
         conn.close()
         return raw
 
-    def read(self, table: Table) -> list[tuple]:
-        """Every row, canonicalised by the test's own rules, sorted by key in Python."""
+    def read(self, table: Table, empty_is_null: bool = False) -> list[tuple]:
+        """Every row, canonicalised by the test's own rules, sorted by key in Python;
+        ``empty_is_null``: as a target that stores an empty string or bytes as NULL would
+        hold them."""
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
         if self.kind == "kit":
             raw = self._kit_read(table)
@@ -165,7 +169,7 @@ class Backend:
             with psycopg.connect(self.url) as conn:
                 conn.execute("SET TimeZone = 'UTC'")
                 raw = conn.execute(f'SELECT {cols} FROM "{table.schema}"."{table.name}"').fetchall()
-        rows = [tuple(canon(c, v) for c, v in zip(table.columns, r)) for r in raw]
+        rows = [tuple(canon(c, v) for c, v in zip(table.columns, r)) for r in as_held(raw, empty_is_null)]
         kp = table.key_positions
         return sorted(rows, key=lambda r: tuple(r[p] for p in kp))
 
@@ -192,8 +196,10 @@ def canon(col: Column, v):
         return json.dumps(json.loads(v) if isinstance(v, (str, bytes)) else v, sort_keys=True)
     if k in (Kind.BINARY, Kind.VARBINARY, Kind.BLOB):
         return bytes(v)
-    if k is Kind.DATE:
-        return v if isinstance(v, dt.date) else dt.date.fromisoformat(v)
+    if k is Kind.DATE:   # Oracle's DATE holds seconds: its driver returns a datetime
+        if isinstance(v, str):
+            v = dt.datetime.fromisoformat(v) if len(v) > 10 else dt.date.fromisoformat(v)
+        return v.date() if isinstance(v, dt.datetime) else v
     if k is Kind.TIME:
         if isinstance(v, dt.timedelta):
             return (dt.datetime.min + v).time()
@@ -242,12 +248,29 @@ def sqlserver_backend(tmp: Path, name: str):
         with real_schema("sqlserver", real) as schema:
             yield Backend("kit", "sqlserver", real, schema)
         return
-    with postgres_database() as db, translated_adapter("sqlserver", db.url, "dbo") as url:
+    with postgres_database() as db, translated_adapter("sqlserver", db.url, ["dbo"]) as url:
         yield Backend("kit", "sqlserver", url, "dbo")
 
 
+@contextlib.contextmanager
+def oracle_backend(tmp: Path, name: str):
+    """Oracle at the translated tier: the adapter's SQL, parsed as Oracle's and run on a
+    PostgreSQL database of its own whose strings compare in byte order (as the adapter's
+    sessions set NLS_SORT=BINARY), tables in schema APP and its bookkeeping in the login's."""
+    from tests.conformance.translated import real_schema, translated_adapter
+    real = os.environ.get("TARGETSYNC_TEST_ORACLE_DSN")
+    if real:   # the same suite against a real server
+        with real_schema("oracle", real) as schema:
+            yield Backend("kit", "oracle", real, schema)
+        return
+    with postgres_database(byte_order=True) as db:
+        login = parse_dsn(db.url).username.upper()
+        with translated_adapter("oracle", db.url, ["APP", login]) as url:
+            yield Backend("kit", "oracle", url, "app")
+
+
 BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend, "mariadb": mariadb_backend,
-            "mysql": mysql_mode_backend, "sqlserver": sqlserver_backend}
+            "mysql": mysql_mode_backend, "sqlserver": sqlserver_backend, "oracle": oracle_backend}
 
 
 def write_configs(d: Path, src: Backend, tgt: Backend, names: list[str], window_size: int = 50,
@@ -269,4 +292,39 @@ def write_configs(d: Path, src: Backend, tgt: Backend, names: list[str], window_
 
 def joint_limits(a: Limits, b: Limits) -> Limits:
     return Limits(min(a.max_integer, b.max_integer), a.nonfinite_floats and b.nonfinite_floats,
-                  max(a.min_year, b.min_year), a.folds_case or b.folds_case, a.pad_space or b.pad_space)
+                  max(a.min_year, b.min_year), a.folds_case or b.folds_case, a.pad_space or b.pad_space,
+                  a.empty_is_null or b.empty_is_null)
+
+
+def as_held(rows: list[tuple], empty_is_null: bool) -> list[tuple]:
+    """``rows`` as a target that stores an empty string or bytes as NULL holds them."""
+    if not empty_is_null:
+        return rows
+    return [tuple(None if isinstance(v, (str, bytes)) and len(v) == 0 else v for v in r) for r in rows]
+
+
+def refused_connection(tmp_path: Path, capsys, target_type: str, dsn_of, secret: str) -> None:
+    """``targetsync schema --apply`` from a SQLite table into a ``target_type`` at
+    ``dsn_of(port)``, a local port where nothing listens: exit 3 and one line naming the
+    server and the DSN file, never ``secret`` (the DSN's password)."""
+    import socket
+    from targetsync_core.cli import main
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "target.dsn").write_text(dsn_of(port) + "\n")
+    (tmp_path / "source.dsn").write_text(f"sqlite:///{tmp_path / 'src.db'}\n")
+    conn = sqlite3.connect(tmp_path / "src.db")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    conn.close()
+    (tmp_path / "tables.txt").write_text("main.t\n")
+    (tmp_path / "schema.cfg").write_text(f"sourceType=sqlite\nsourceDsnFile=source.dsn\ntargetType={target_type}\n"
+                                         "targetDsnFile=target.dsn\ntableFile=tables.txt\nschemaFile=schema.skt\n"
+                                         "outputDirectory=ddl\nschemaRename=main:app\n")
+    code = main(["schema", "--config", str(tmp_path / "schema.cfg"), "--apply"])
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert code == 3 and len(lines) == 1, out
+    assert f"cannot connect to {target_type} 127.0.0.1:{port}/" in lines[0], lines
+    assert f"(DSN file {tmp_path / 'target.dsn'})" in lines[0], lines
+    assert secret not in out.err + out.out

@@ -12,7 +12,7 @@ import pytest
 from targetsync_core.cli import main
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import postgres_backend, sqlserver_backend, write_configs
+from tests.conformance.backends import postgres_backend, refused_connection, sqlserver_backend, write_configs
 from tests.conformance.translated import Translated
 from tests.servers import pyodbc_module
 
@@ -113,26 +113,8 @@ def test_case_insensitive_target_key_refuses_case_distinct_source_keys(tmp_path,
 
 
 def test_unreachable_server_is_one_line_through_the_real_driver(tmp_path, capsys):
-    """pyodbc with FreeTDS against a port where nothing listens: one line naming the
-    server and the DSN file, never the password."""
+    """pyodbc with FreeTDS against a port where nothing listens."""
     pyodbc_module()
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    (tmp_path / "target.dsn").write_text(f"mssql+pyodbc://sa:Hunter2Secret@127.0.0.1:{port}/shop?driver=FreeTDS\n")
-    (tmp_path / "source.dsn").write_text(f"sqlite:///{tmp_path / 'src.db'}\n")
-    import sqlite3
-    conn = sqlite3.connect(tmp_path / "src.db")
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-    conn.close()
-    (tmp_path / "tables.txt").write_text("main.t\n")
-    (tmp_path / "schema.cfg").write_text("sourceType=sqlite\nsourceDsnFile=source.dsn\ntargetType=sqlserver\n"
-                                         "targetDsnFile=target.dsn\ntableFile=tables.txt\nschemaFile=schema.skt\n"
-                                         "outputDirectory=ddl\nschemaRename=main:dbo\n")
-    code = main(["schema", "--config", str(tmp_path / "schema.cfg"), "--apply"])
-    out = capsys.readouterr()
-    lines = out.err.strip().splitlines()
-    assert code == 3 and len(lines) == 1, out
-    assert f"cannot connect to sqlserver 127.0.0.1:{port}/shop (DSN file {tmp_path / 'target.dsn'})" in lines[0]
-    assert "Hunter2Secret" not in out.err + out.out
+    refused_connection(tmp_path, capsys, "sqlserver",
+                       lambda port: f"mssql+pyodbc://sa:Hunter2Secret@127.0.0.1:{port}/shop?driver=FreeTDS",
+                       "Hunter2Secret")

@@ -53,5 +53,23 @@ def test_connection_string_names_driver_server_and_passes_options_but_never_prin
 
 
 def test_a_dsn_of_another_database_is_refused_naming_the_file():
-    with pytest.raises(ConfigError, match="other.dsn: a sqlserver database needs a DSN of the form mssql://"):
+    with pytest.raises(ConfigError, match="other.dsn: sqlserver needs a DSN of the form mssql://"):
         SqlServerDatabase.from_dsn("sqlserver", parse_dsn("postgresql://u@h/db", source="other.dsn"))
+
+
+@pytest.mark.parametrize("state,text,kind,code", [
+    ("28000", "[28000] [FreeTDS][SQL Server]Login failed for user 'app'. (18456) (SQLDriverConnect)", ConfigError, 2),
+    ("08001", "[08001] [FreeTDS][SQL Server]Unable to connect to data source (0) (SQLDriverConnect)", ConnectError, 3),
+])
+def test_a_refused_login_is_a_configuration_error_and_an_unreachable_server_a_runtime_one(
+        pyodbc, monkeypatch, state, text, kind, code):
+    cls = pyodbc.InterfaceError if state == "28000" else pyodbc.OperationalError
+
+    def refuse(*_, **__):
+        raise cls(state, text)
+    monkeypatch.setattr(pyodbc, "connect", refuse)
+    with pytest.raises(kind) as caught:
+        DB.connect()
+    assert caught.value.exit_code == code
+    line = str(caught.value)
+    assert "\n" not in line and "target.dsn" in line and "s3cr" not in line and "[FreeTDS]" not in line

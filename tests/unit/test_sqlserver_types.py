@@ -9,7 +9,8 @@ from sqlalchemy.dialects import mssql as ms
 import sqlalchemy as sa
 
 from targetsync_core.adapters.sql import sqla
-from targetsync_core.adapters.sqlserver.adapter import REFLECTED, SqlServerDatabase, declared
+from targetsync_core.adapters.sqlserver import SqlServerDatabase
+from targetsync_core.adapters.sqlserver.types import REFLECTED, declared
 from targetsync_core.errors import SchemaMismatch
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from targetsync_core.adapters.base import Capabilities, TableBatch
+from targetsync_core.adapters.base import TableBatch
 from targetsync_core.adapters.coerce import converted_rows, row_converter
 from targetsync_core.adapters.sql import sqla, statements
 from targetsync_core.adapters.sql.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
@@ -49,6 +49,9 @@ class KitDatabase(ServerDatabase):
     reflected: dict = sqla.REFLECTED
     declared: dict = {}
     identity_kinds: frozenset = frozenset()
+    #: kind → how a value the driver returns becomes canonical, where the shared
+    #: conversion would refuse it (Oracle's DATE comes back as a datetime)
+    read_as: dict = {}
     to_driver: dict[Kind, Callable] = {}
     #: the query that returns one row when a table (schema, name) exists
     table_exists_sql = "SELECT 1 FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?"
@@ -58,13 +61,15 @@ class KitDatabase(ServerDatabase):
     #: how the loader locks the lease row: a table hint, or a ``FOR UPDATE`` clause
     lease_hint = ""
     for_update = " FOR UPDATE"
+    #: compares ``(a, b) >= (x, y)`` (SQL Server and Oracle do not: it is spelled out)
+    row_values = True
     #: ``ts_rn - 1`` is a multiple of the window size (``bounds_sql``)
     every_nth = "mod(ts_rn - 1, ?) = 0"
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn: Dsn) -> "KitDatabase":
         if dsn.scheme not in cls.schemes:
-            raise ConfigError(f"{dsn.source}: a {type_name} database needs a DSN of the form "
+            raise ConfigError(f"{dsn.source}: {type_name} needs a DSN of the form "
                               f"{cls.schemes[0]}://user:password@host:port/database, not {dsn.scheme}://")
         return cls(dsn, type_name)
 
@@ -75,10 +80,16 @@ class KitDatabase(ServerDatabase):
         return sa.engine.make_url(f"{cls.driver}://").get_dialect()()
 
     @classmethod
+    def stored_name(cls, name: str) -> str:
+        """The name a table or column of ``.skt`` name ``name`` has in this database's
+        catalog, as its SQLAlchemy DDL creates it (Oracle: ``id`` → ``ID``)."""
+        return name
+
+    @classmethod
     def quote(cls, name: str) -> str:
-        """``name`` quoted as this dialect quotes an identifier, always (so its case and
-        any character survive)."""
-        return cls.sa_dialect().identifier_preparer.quote_identifier(name)
+        """``name``'s stored name quoted as this dialect quotes an identifier, always (so
+        its case and any character survive)."""
+        return cls.sa_dialect().identifier_preparer.quote_identifier(cls.stored_name(name))
 
     def qualified(self, table: Table) -> str:
         return f"{self.quote(table.schema)}.{self.quote(table.name)}"
@@ -131,7 +142,7 @@ class KitDatabase(ServerDatabase):
     def window_predicate(self, table: Table, w: Window) -> tuple[str, list]:
         cols = table.key_columns
         return keyset_predicate([self.key_expr(c) for c in cols], w, self.mark,
-                                lambda key: [self.key_param(c, v) for c, v in zip(cols, key)])
+                                lambda key: [self.key_param(c, v) for c, v in zip(cols, key)], self.row_values)
 
     def select_list(self, cols) -> str:
         return ", ".join(self.select_expr(c) for c in cols)
@@ -143,21 +154,29 @@ class KitDatabase(ServerDatabase):
 
     def window_bounds(self, table: Table, window_size: int) -> list[tuple]:
         """Every ``window_size``-th key, numbered by ``row_number()`` in the server."""
+        return list(self.stream(table, list(table.key_columns), self.bounds_query(table), [window_size]))
+
+    def bounds_query(self, table: Table) -> str:
+        """The query of :meth:`window_bounds` (one parameter: the window size)."""
         cols = list(table.key_columns)
         inner = ", ".join(f"{self.select_expr(c)} AS {self.quote(f'ts_k{i}')}" for i, c in enumerate(cols))
         names = ", ".join(self.quote(f"ts_k{i}") for i in range(len(cols)))
-        sql = bounds_sql(inner, names, self.order_by(table), self.qualified(table), self.every_nth)
-        return list(self.stream(table, cols, sql, [window_size]))
+        return bounds_sql(inner, names, self.order_by(table), self.qualified(table), self.every_nth)
+
+    def window_sql(self, table: Table, window: Window) -> tuple[str, list]:
+        """The one statement that reads ``window`` in key order, and its parameters."""
+        where, params = self.window_predicate(table, window)
+        return (f"SELECT {self.select_list(table.columns)} FROM {self.qualified(table)}{where} "
+                f"ORDER BY {self.order_by(table)}"), params
 
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
-        where, params = self.window_predicate(table, window)
-        sql = (f"SELECT {self.select_list(table.columns)} FROM {self.qualified(table)}{where} "
-               f"ORDER BY {self.order_by(table)}")
+        sql, params = self.window_sql(table, window)
         yield from self.stream(table, list(table.columns), sql, params)
 
     def stream(self, table: Table, cols: list[Column], sql: str, params: list) -> Iterator[tuple]:
         """One statement, fetched in chunks, its rows converted to canonical values."""
-        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], self.identity_kinds)
+        convert = row_converter([c.kind for c in cols], table.qualified, [c.name for c in cols], self.identity_kinds,
+                                self.read_as)
         with self.borrow() as conn:
             cur = conn.cursor()
             try:
@@ -215,9 +234,26 @@ class KitDatabase(ServerDatabase):
         types = {c.name: c.native for c in live.columns}
         return ", ".join(f"{self.quote(c.name)} {types[c.name]} NULL" for c in table.columns)
 
+    def shadow_schema(self, table: Table) -> str | None:
+        """The schema the shadow of ``table`` lives in; None: the session's own
+        (a temporary table)."""
+        return None
+
+    def shadow_ref(self, s: statements.Shadowed) -> str:
+        """How a statement names the shadow ``s`` (its names are stored names)."""
+        q = self.sa_dialect().identifier_preparer.quote_identifier
+        return f"{q(s.shadow_schema)}.{q(s.shadow)}" if s.shadow_schema else q(s.shadow)
+
     def shadow_name(self, table: Table, n: int) -> str:
         """The name of a session's shadow of ``table`` (its ``n``-th)."""
         return f"{table.name[:40]}_wkm{n}"
+
+    def make_shadow(self, applier: "KitApplier", table: Table, n: int) -> str:
+        """Make the shadow of ``table`` for ``applier``'s session, inside its open
+        transaction (a temporary table); returns its name."""
+        name = self.shadow_name(table, n)
+        applier.sql(self.create_shadow_sql(name, self.shadow_columns(table)))
+        return name
 
     def create_shadow_sql(self, name: str, columns: str) -> str:
         return f"CREATE TEMPORARY TABLE {self.quote(name)} ({self.quote('__op')} CHAR(1), " \
@@ -227,6 +263,11 @@ class KitDatabase(ServerDatabase):
         """A cursor whose ``executemany`` is the driver's fast path for the shadow rows
         of ``table`` (``__op``, ``__grp``, then its columns)."""
         return conn.cursor()
+
+    def meta_table(self, name: str) -> tuple[str, tuple]:
+        """The applied-file record's or the lease's table (``applied``, ``lease``): its
+        quoted name, and the parameters of :attr:`table_exists_sql` that find it."""
+        return f"{self.quote(self.meta_schema)}.{self.quote(name)}", (self.meta_schema, name)
 
     def create_meta_schema(self, applier: "KitApplier") -> None:
         """The schema of the applied-file record and the lease, unless it exists."""
@@ -256,9 +297,9 @@ class KitApplier(SqlApplier):
     def __init__(self, conn, db: KitDatabase):
         self.db = db
         self.mark, self.lease_hint, self.for_update = db.mark, db.lease_hint, db.for_update
-        meta = db.quote(db.meta_schema)
-        super().__init__(conn, f"{meta}.{db.quote('applied')}", f"{meta}.{db.quote('lease')}")
-        self._names = {self.applied: "applied", self.lease: "lease"}
+        (applied, find_applied), (lease, find_lease) = db.meta_table("applied"), db.meta_table("lease")
+        super().__init__(conn, applied, lease)
+        self._found = {applied: find_applied, lease: find_lease}
         self._shadows: dict[str, statements.Shadowed] = {}
         self._fresh: set[str] = set()     # shadows created in the open transaction
         self._statements: dict[tuple, str] = {}
@@ -282,7 +323,7 @@ class KitApplier(SqlApplier):
 
     def create_table(self, name: str, columns: str) -> None:
         """Not every dialect has ``CREATE TABLE IF NOT EXISTS``: ask the catalog first."""
-        if not self.sql(self.db.table_exists_sql, (self.db.meta_schema, self._names[name])).fetchone():
+        if not self.sql(self.db.table_exists_sql, self._found[name]).fetchone():
             self.sql(f"CREATE TABLE {name} ({columns})")
 
     def rollback(self) -> None:
@@ -294,9 +335,11 @@ class KitApplier(SqlApplier):
     def shadow(self, t: Table) -> statements.Shadowed:
         s = self._shadows.get(t.qualified)
         if s is None:
-            name = self.db.shadow_name(t, len(self._shadows))
-            self.sql(self.db.create_shadow_sql(name, self.db.shadow_columns(t)))
-            s = statements.Shadowed((t.schema, t.name), name, t.primary_key, tuple(c.name for c in t.columns))
+            name = self.db.make_shadow(self, t, len(self._shadows))
+            n = self.db.stored_name
+            schema = self.db.shadow_schema(t)
+            s = statements.Shadowed((n(t.schema), n(t.name)), n(name), tuple(map(n, t.primary_key)),
+                                    tuple(n(c.name) for c in t.columns), n(schema) if schema else None)
             self._shadows[t.qualified] = s
             self._fresh.add(t.qualified)
         return s
@@ -318,9 +361,10 @@ class KitApplier(SqlApplier):
         """The batch's records into the shadow through the driver's bulk path."""
         t = batch.table
         kinds = [c.kind for c in t.columns]
-        names = ", ".join(self.db.quote(c) for c in ("__op", "__grp", *s.columns))
+        q = self.db.sa_dialect().identifier_preparer.quote_identifier   # s holds stored names
+        names = ", ".join(q(c) for c in ("__op", "__grp", *s.columns))
         marks = ", ".join([self.mark] * (len(s.columns) + 2))
-        insert = f"INSERT INTO {self.db.quote(s.shadow)} ({names}) VALUES ({marks})"
+        insert = f"INSERT INTO {self.db.shadow_ref(s)} ({names}) VALUES ({marks})"
         bind = self.db.bind
         cur = self.db.bulk_cursor(self.conn, t)
         rows = []
@@ -335,7 +379,7 @@ class KitApplier(SqlApplier):
     def apply_batch(self, batch: TableBatch) -> None:
         t = batch.table
         s = self.shadow(t)
-        self.sql(f"DELETE FROM {self.db.quote(s.shadow)}")
+        self.sql(f"DELETE FROM {self.db.shadow_ref(s)}")
         self.load(s, batch)
         if batch.count("D"):
             self.sql(self.statement("delete", s))
@@ -345,6 +389,6 @@ class KitApplier(SqlApplier):
             self.db.after_upsert(self, t)
         updated = 0
         for grp, offsets in enumerate(batch.updates):
-            cols = tuple(t.columns[o].name for o in offsets)
+            cols = tuple(self.db.stored_name(t.columns[o].name) for o in offsets)
             updated += self.sql(self.statement("update", s, grp, cols)).rowcount
         self.count_missed(batch, updated)

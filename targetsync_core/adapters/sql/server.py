@@ -34,17 +34,39 @@ def first_line(exc: BaseException) -> str:
     return (text.strip().splitlines() or [type(exc).__name__])[0]
 
 
-def keyset_predicate(exprs: list[str], window: Window, mark: str, params_of) -> tuple[str, list]:
+def keyset_predicate(exprs: list[str], window: Window, mark: str, params_of,
+                     row_values: bool = True) -> tuple[str, list]:
     """`` WHERE (k1, k2) >= (…) AND (k1, k2) < (…)`` for ``window`` over the key
-    expressions ``exprs``; ``params_of(key)`` turns a bound into driver parameters."""
-    lhs = f"({', '.join(exprs)})" if len(exprs) > 1 else exprs[0]
-    marks = f"({', '.join([mark] * len(exprs))})" if len(exprs) > 1 else mark
+    expressions ``exprs``; ``params_of(key)`` turns a bound into driver parameters, one per
+    key column. Where the dialect has no row-value comparison (SQL Server, Oracle) a
+    composite bound is spelled out: ``k1 > a OR (k1 = a AND k2 >= b)``."""
     preds, params = [], []
     for bound, op in ((window.lo, ">=" if window.lo_inclusive else ">"), (window.hi, "<")):
-        if bound is not None:
+        if bound is None:
+            continue
+        values = list(params_of(bound))
+        if len(exprs) == 1 or row_values:
+            lhs = f"({', '.join(exprs)})" if len(exprs) > 1 else exprs[0]
+            marks = f"({', '.join([mark] * len(exprs))})" if len(exprs) > 1 else mark
             preds.append(f"{lhs} {op} {marks}")
-            params += params_of(bound)
+            params += values
+        else:
+            text, more = _expanded(exprs, op, mark, values)
+            preds.append(text)
+            params += more
     return (" WHERE " + " AND ".join(preds) if preds else ""), params
+
+
+def _expanded(exprs: list[str], op: str, mark: str, values: list) -> tuple[str, list]:
+    """A lexicographic comparison of ``exprs`` with ``values`` without row values."""
+    strict = op[0]   # > or <
+    terms, params = [], []
+    for i, e in enumerate(exprs):
+        last = i == len(exprs) - 1
+        equal = [f"{x} = {mark}" for x in exprs[:i]]
+        terms.append("(" + " AND ".join([*equal, f"{e} {op if last else strict} {mark}"]) + ")")
+        params += [*values[:i], values[i]]
+    return "(" + " OR ".join(terms) + ")", params
 
 
 def bounds_sql(inner: str, names: str, order: str, source: str, every: str) -> str:

@@ -162,10 +162,11 @@ def reflect(engine, schema: str, name: str, mapping: dict = REFLECTED) -> Table 
 # ---- DDL ---------------------------------------------------------------------------------
 
 def generate_ddl(tables: list[Table], dialect, type_for: Callable[[Column, bool], object],
-                 fk_options: dict | None = None) -> dict[str, str]:
-    """c/i/f/d.sql for ``dialect``; ``type_for(column, is_key)`` gives the SQLAlchemy type
-    and ``fk_options`` the foreign keys' options (PostgreSQL's are ``DEFERRABLE``, so that
-    the loader can defer them inside a file's transaction)."""
+                 fk_options: dict | None = None, shadow_options: dict | None = None) -> dict[str, str]:
+    """c/i/f/d.sql for ``dialect``; ``type_for(column, is_key)`` gives the SQLAlchemy type,
+    ``fk_options`` the foreign keys' options (PostgreSQL's are ``DEFERRABLE``, so that
+    the loader can defer them inside a file's transaction) and ``shadow_options`` the
+    shadow tables' (Oracle's are global temporary)."""
     fk_options = fk_options or {}
     import sqlalchemy as sa
     from sqlalchemy.schema import AddConstraint, CreateTable, DropTable
@@ -184,7 +185,7 @@ def generate_ddl(tables: list[Table], dialect, type_for: Callable[[Column, bool]
         c_sql.append(stmt(CreateTable(st)))
         shadow = sa.Table(f"{t.name}_wkm", md, sa.Column("__op", sa.CHAR(1)), sa.Column("__grp", sa.Integer),
                           *[sa.Column(c.name, type_for(c, c.name in t.primary_key), nullable=True) for c in t.columns],
-                          schema=t.schema)
+                          schema=t.schema, **(shadow_options or {}))
         c_sql.append(stmt(CreateTable(shadow)))
         d_sql.append(stmt(DropTable(shadow, if_exists=True)))
         d_sql.append(stmt(DropTable(st, if_exists=True)))

@@ -41,6 +41,8 @@ class Shadowed:
     shadow: str
     keys: tuple[str, ...]
     columns: tuple[str, ...]
+    #: the shadow's schema, where it is not the session's (Oracle's global temporary tables)
+    shadow_schema: str | None = None
 
     @property
     def rest(self) -> tuple[str, ...]:
@@ -74,7 +76,7 @@ def _table(s: Shadowed, dialect: str, alias: str | None = TARGET, hints: bool = 
 
 def _shadow(s: Shadowed, alias: str | None = None):
     exp = _exp()
-    t = exp.Table(this=_ident(s.shadow))
+    t = exp.Table(this=_ident(s.shadow), db=_ident(s.shadow_schema) if s.shadow_schema else None)
     if alias:
         t.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
     return t
@@ -132,7 +134,8 @@ def _using(s: Shadowed, dialect: str, op: str, columns: tuple[str, ...], group: 
 
 def _merge(s: Shadowed, dialect: str, using, whens: list) -> str:
     exp = _exp()
-    tree = exp.Merge(this=_table(s, dialect, hints=True), using=using, on=_keys_match(s, TARGET, SHADOW),
+    # ON in parentheses: Oracle requires them, and every other dialect takes them
+    tree = exp.Merge(this=_table(s, dialect, hints=True), using=using, on=exp.Paren(this=_keys_match(s, TARGET, SHADOW)),
                      whens=exp.Whens(expressions=whens))
     return _render(tree, dialect, terminated=True)
 

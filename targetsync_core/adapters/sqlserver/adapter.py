@@ -42,17 +42,16 @@ column, in the transaction that records the file in ``[_targetsync].[applied]``.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import struct
 import threading
 from urllib.parse import parse_qsl
 
 from targetsync_core.adapters.base import Capabilities
-from targetsync_core.adapters.sql import sqla
 from targetsync_core.adapters.sql.kit import KitDatabase
 from targetsync_core.adapters.sql.server import first_line
-from targetsync_core.errors import ConnectError, DataError, SchemaMismatch
+from targetsync_core.adapters.sqlserver.types import (BINARY_COLLATION, REFLECTED, TO_DRIVER, datetimeoffset,
+                                                       declared, input_sizes)
+from targetsync_core.errors import ConfigError, ConnectError, SchemaMismatch
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 
@@ -60,7 +59,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DRIVER = "ODBC Driver 18 for SQL Server"
 PACKET_SIZE = 32767
-BINARY_COLLATION = "Latin1_General_100_BIN2"
 UTF8_BINARY = "Latin1_General_100_BIN2_UTF8"
 STRING_KINDS = (Kind.CHAR, Kind.VARCHAR, Kind.TEXT)
 
@@ -69,132 +67,13 @@ STRING_KINDS = (Kind.CHAR, Kind.VARCHAR, Kind.TEXT)
 #: object, 230 on a column, 262 on a statement, 297/300 server-level)
 LOST_STATES = ("08", "HYT")
 DENIED_ERRORS = ("(229)", "(230)", "(262)", "(297)", "(300)")
-
-
-def _text_or(kind: Kind, sized: Kind):
-    """nvarchar(max)/varbinary(max) (reflected without a length) as text/blob."""
-    return lambda t: (kind, {}) if getattr(t, "length", None) in (None, "max") else (sized, {"length": t.length})
-
-
-def _datetime2(kind: Kind, default: int = 7):
-    def fn(t):
-        p = getattr(t, "precision", None)
-        return kind, {"precision": min(6, default if p is None else p)}
-    return fn
-
-
-def _refused(why: str):
-    def fn(t):
-        raise ValueError(why)
-    return fn
-
-
-#: SQLAlchemy's reflected mssql types → canonical kinds (over the shared map)
-REFLECTED = {
-    **sqla.REFLECTED,
-    "BIT": sqla._fixed(Kind.BOOLEAN), "TINYINT": sqla._fixed(Kind.INT16),
-    "MONEY": lambda t: (Kind.DECIMAL, {"precision": 19, "scale": 4}),
-    "SMALLMONEY": lambda t: (Kind.DECIMAL, {"precision": 10, "scale": 4}),
-    "FLOAT": lambda t: (Kind.FLOAT32 if (getattr(t, "precision", None) or 53) <= 24 else Kind.FLOAT64, {}),
-    "VARCHAR": _text_or(Kind.TEXT, Kind.VARCHAR), "NVARCHAR": _text_or(Kind.TEXT, Kind.VARCHAR),
-    "VARBINARY": _text_or(Kind.BLOB, Kind.VARBINARY), "IMAGE": sqla._fixed(Kind.BLOB),
-    "NTEXT": sqla._fixed(Kind.TEXT), "XML": sqla._fixed(Kind.TEXT),
-    "DATETIME": lambda t: (Kind.TIMESTAMP, {"precision": 3}),
-    "SMALLDATETIME": lambda t: (Kind.TIMESTAMP, {"precision": 0}),
-    "DATETIME2": _datetime2(Kind.TIMESTAMP), "DATETIMEOFFSET": _datetime2(Kind.TIMESTAMPTZ),
-    "TIME": _datetime2(Kind.TIME),
-    "UNIQUEIDENTIFIER": sqla._fixed(Kind.UUID),
-    # rowversion: eight bytes the server writes; readable, never writable (the applier refuses it)
-    "TIMESTAMP": lambda t: (Kind.BINARY, {"length": 8}), "ROWVERSION": lambda t: (Kind.BINARY, {"length": 8}),
-    "SQL_VARIANT": _refused("sql_variant holds values of any type; cast it in a view to one type"),
-}
+#: SQLSTATEs of a login the server refused (18456: wrong user or password; 4060: no
+#: such database for this login)
+LOGIN_REFUSED = ("28000", "42000")
 
 
 def _braced(value: str) -> str:
     return "{" + value.replace("}", "}}") + "}"
-
-
-def _utc_text(v: dt.datetime) -> str:
-    """An aware timestamp as the text ``datetimeoffset`` takes (isoformat: strftime's %Y
-    writes the year 1 as "1", which a server reads as 2001)."""
-    return v.astimezone(dt.timezone.utc).isoformat(sep=" ", timespec="microseconds")
-
-
-#: canonical values as pyodbc binds them where it cannot take the Python value as it is
-#: (a ``time`` would lose its fraction, an aware ``datetime`` is refused, a UUID is bound
-#: as text, which SQL Server converts)
-TO_DRIVER = {Kind.UUID: str, Kind.TIMESTAMPTZ: _utc_text, Kind.TIME: lambda v: v.isoformat()}
-
-
-def _datetimeoffset(raw: bytes) -> dt.datetime:
-    """pyodbc's output converter for ``datetimeoffset`` (ODBC type -155, which it cannot
-    read itself): the SQL_SS_TIMESTAMPOFFSET_STRUCT, as an aware UTC datetime."""
-    y, mo, d, h, mi, s, ns, tzh, tzm = struct.unpack("<6hI2h", raw)
-    local = dt.datetime(y, mo, d, h, mi, s, ns // 1000, dt.timezone(dt.timedelta(hours=tzh, minutes=tzm)))
-    return local.astimezone(dt.timezone.utc)
-
-
-def input_sizes(table: Table) -> list[tuple]:
-    """pyodbc's ``setinputsizes`` for a shadow row of ``table``: (ODBC type, size,
-    decimal digits) for ``__op``, ``__grp`` and each column, by canonical kind."""
-    import pyodbc as o
-    text = (o.SQL_WVARCHAR, 0, 0)
-    fixed = {
-        Kind.BOOLEAN: (o.SQL_BIT, 0, 0), Kind.INT16: (o.SQL_SMALLINT, 0, 0), Kind.INT32: (o.SQL_INTEGER, 0, 0),
-        Kind.INT64: (o.SQL_BIGINT, 0, 0), Kind.UINT16: (o.SQL_INTEGER, 0, 0), Kind.UINT32: (o.SQL_BIGINT, 0, 0),
-        Kind.UINT64: (o.SQL_NUMERIC, 20, 0), Kind.FLOAT32: (o.SQL_REAL, 0, 0), Kind.FLOAT64: (o.SQL_DOUBLE, 0, 0),
-        Kind.TEXT: text, Kind.JSON: text, Kind.BLOB: (o.SQL_VARBINARY, 0, 0), Kind.DATE: (o.SQL_TYPE_DATE, 0, 0),
-        Kind.TIME: (o.SQL_WVARCHAR, 16, 0), Kind.TIMESTAMP: (o.SQL_TYPE_TIMESTAMP, 27, 6),
-        Kind.TIMESTAMPTZ: (o.SQL_WVARCHAR, 34, 0), Kind.UUID: (o.SQL_WVARCHAR, 36, 0),
-    }
-
-    def size(c: Column) -> tuple:
-        if c.kind in fixed:
-            return fixed[c.kind]
-        if c.kind is Kind.DECIMAL:
-            return (o.SQL_NUMERIC, c.precision or 38, c.scale or 0)
-        if c.kind in (Kind.BINARY, Kind.VARBINARY):
-            return (o.SQL_VARBINARY, c.length if c.length and c.length <= 8000 else 0, 0)
-        return (o.SQL_WVARCHAR, c.length if c.length and c.length <= 4000 else 0, 0)
-    return [(o.SQL_WCHAR, 1, 0), (o.SQL_INTEGER, 0, 0), *map(size, table.columns)]
-
-
-def declared(col: Column, is_key: bool):
-    """The SQLAlchemy type generated DDL declares for ``col`` (canonical → native): strings
-    as ``nvarchar``/``nchar`` (a key under a binary collation, at most 450 characters: an
-    index key holds 900 bytes), timestamps as ``datetime2``/``datetimeoffset``."""
-    import sqlalchemy as sa
-    from sqlalchemy.dialects import mssql as ms
-    k = col.kind
-    fixed = {
-        Kind.BOOLEAN: ms.BIT, Kind.INT16: sa.SMALLINT, Kind.INT32: sa.INTEGER, Kind.INT64: sa.BIGINT,
-        Kind.UINT16: sa.INTEGER, Kind.UINT32: sa.BIGINT, Kind.FLOAT32: ms.REAL, Kind.DATE: sa.DATE,
-        Kind.UUID: ms.UNIQUEIDENTIFIER,
-    }
-    if k in fixed:
-        return fixed[k]()
-    if k is Kind.FLOAT64:
-        return sa.FLOAT(53)
-    if k is Kind.UINT64:
-        return sa.NUMERIC(20, 0)
-    if k is Kind.DECIMAL:
-        return sa.NUMERIC(col.precision, col.scale) if col.precision else sa.NUMERIC(38, 10)
-    collation = BINARY_COLLATION if is_key else None
-    if k is Kind.CHAR:
-        return sa.NCHAR(col.length or 1, collation=collation)
-    if k in (Kind.VARCHAR, Kind.TEXT, Kind.JSON):
-        length = col.length if k is Kind.VARCHAR and col.length and col.length <= 4000 else None
-        if is_key:
-            length = min(length or 450, 450)
-        return sa.NVARCHAR(length, collation=collation)
-    if k in (Kind.BINARY, Kind.VARBINARY, Kind.BLOB):
-        length = col.length if k is not Kind.BLOB and col.length and col.length <= 8000 else None
-        return (sa.BINARY(length) if k is Kind.BINARY and length else ms.VARBINARY(length or "max"))
-    if k is Kind.TIME:
-        return ms.TIME(col.precision if col.precision is not None else 6)
-    if k is Kind.TIMESTAMP:
-        return ms.DATETIME2(col.precision if col.precision is not None else 6)
-    return ms.DATETIMEOFFSET(col.precision if col.precision is not None else 6)
 
 
 class SqlServerDatabase(KitDatabase):
@@ -209,6 +88,7 @@ class SqlServerDatabase(KitDatabase):
     identity_kinds = frozenset(Kind) - {Kind.UINT64, Kind.FLOAT32, Kind.UUID, Kind.JSON, Kind.TIMESTAMPTZ}
     to_driver = TO_DRIVER
     every_nth = "(ts_rn - 1) % ? = 0"
+    row_values = False
     lease_hint = " WITH (UPDLOCK, HOLDLOCK)"
     for_update = ""
     #: what the first connection found: SNAPSHOT allowed, READ_COMMITTED_SNAPSHOT on
@@ -244,8 +124,10 @@ class SqlServerDatabase(KitDatabase):
             conn = pyodbc.connect(self.connection_string(), autocommit=autocommit, timeout=10,
                                   attrs_before={112: PACKET_SIZE})
         except pyodbc.Error as exc:
+            if str(exc.args[0] if exc.args else "") in LOGIN_REFUSED:   # retrying cannot help
+                raise ConfigError(f"{self.where()} refused the login: {first_line(exc)}") from None
             raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
-        conn.add_output_converter(-155, _datetimeoffset)
+        conn.add_output_converter(-155, datetimeoffset)
         self.set_isolation(conn)
         return conn
 
@@ -358,10 +240,9 @@ class SqlServerDatabase(KitDatabase):
 
     def read_error(self, exc: BaseException, table: Table):
         if any(code in str(exc) for code in DENIED_ERRORS):
-            from targetsync_core.errors import ConfigError
             return ConfigError(f"reading {self.type_name} table {table.qualified} on {self.where()}: "
                                f"{first_line(exc)}")
         return super().read_error(exc, table)
 
 
-__all__ = ["SqlServerDatabase", "DataError"]
+__all__ = ["SqlServerDatabase"]

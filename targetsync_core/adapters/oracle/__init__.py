@@ -1,0 +1,3 @@
+from targetsync_core.adapters.oracle.adapter import OracleDatabase
+
+__all__ = ["OracleDatabase"]

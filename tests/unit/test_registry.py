@@ -1,0 +1,25 @@
+"""Which database types this build serves, by role (SPEC 5): SQL Server and Oracle both
+ways; a planned type is refused in one line naming the key; a target-only type as a
+source too."""
+from __future__ import annotations
+
+import pytest
+
+from targetsync_core.adapters.registry import adapter_class
+from targetsync_core.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", ["sqlserver", "oracle"])
+@pytest.mark.parametrize("role,key", [("source", "sourceType"), ("target", "targetType")])
+def test_sql_server_and_oracle_serve_both_roles(name, role, key):
+    assert adapter_class(name, key, role).capabilities.name == name
+
+
+def test_a_planned_type_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match="targetType=mongodb: this build has no mongodb adapter yet"):
+        adapter_class("mongodb", "targetType", "target")
+
+
+def test_a_target_only_type_is_no_source():
+    with pytest.raises(ConfigError, match="sourceType=snowflake is not a source type"):
+        adapter_class("snowflake", "sourceType", "source")
