@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 from targetsync_core.adapters.base import Database
 from targetsync_core.dsn import Dsn
@@ -36,9 +37,15 @@ def check_type(key: str, name: str, role: str) -> None:
 
 
 def adapter_class(type_name: str, key: str, role: str) -> type[Database]:
+    """The adapter class of ``type_name``; ``TARGETSYNC_ADAPTER_<TYPE>=module:Class`` in
+    the environment serves the type with another class (one's own subclass, instrumented
+    or patched; the tests serve SQL Server and Oracle with their translated twins so)."""
     check_type(key, type_name, role)
-    module, _, cls = ADAPTERS[type_name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    module, _, cls = (os.environ.get(f"TARGETSYNC_ADAPTER_{type_name.upper()}") or ADAPTERS[type_name]).partition(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{key}={type_name}: adapter class {module}:{cls} cannot be loaded ({exc})") from None
 
 
 def open_database(type_name: str, dsn: Dsn, key: str, role: str) -> Database:

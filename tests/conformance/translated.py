@@ -20,6 +20,7 @@ same suite against a real server instead.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import uuid
 from dataclasses import replace
@@ -171,36 +172,56 @@ def translate(sql: str, dialect: str) -> str:
     return text.replace("%", "%%").replace(MARK, "%s") if MARK in text else text
 
 
-#: Oracle's catalog as its DDL made it, per PostgreSQL database: (OWNER, TABLE) → the
-#: columns (stored name, Oracle type text, NOT NULL) and the primary key, which the twin
-#: reflects as SQLAlchemy would the real catalog (PostgreSQL's types lose RAW's length
-#: and NUMBER's precision)
-CATALOGS: dict[str, dict[tuple[str, str], dict]] = {}
+class Catalog:
+    """Oracle's catalog as its DDL made it, kept in the PostgreSQL database beside the
+    tables (``"_twin".catalog``, so every process of a test sees it): (OWNER, TABLE) → the
+    columns (stored name, Oracle type text, NOT NULL) and the primary key, which the twin
+    reflects as SQLAlchemy would the real catalog (PostgreSQL's types lose RAW's length
+    and NUMBER's precision). It commits and rolls back with the statements it records."""
 
+    TABLE = '"_twin".catalog'
+    SCHEMA = 'CREATE SCHEMA IF NOT EXISTS "_twin"; CREATE TABLE IF NOT EXISTS "_twin".catalog ' \
+             '(owner TEXT, name TEXT, spec JSONB, PRIMARY KEY (owner, name))'
 
-def _record(catalog: dict, tree, schema: str) -> None:
-    """Note what an Oracle CREATE TABLE, ADD PRIMARY KEY or DROP TABLE did."""
-    def name_of(table) -> tuple[str, str]:
-        return (table.db or schema, table.name)
-    if isinstance(tree, exp.Create) and tree.kind == "TABLE" and isinstance(tree.this, exp.Schema):
-        cols, pk = [], []
-        for d in tree.this.expressions:
-            if isinstance(d, exp.ColumnDef):
-                not_null = any(isinstance(c.kind, (exp.NotNullColumnConstraint, exp.PrimaryKeyColumnConstraint))
-                               and not getattr(c.kind, "args", {}).get("allow_null") for c in d.constraints)
-                cols.append((d.name, d.args["kind"].sql(dialect="oracle"), not_null))
-                if any(isinstance(c.kind, exp.PrimaryKeyColumnConstraint) for c in d.constraints):
-                    pk.append(d.name)
-            elif isinstance(d, exp.PrimaryKey):
-                pk += [e.name for e in d.expressions]
-        catalog[name_of(tree.this.this)] = {"columns": cols, "pk": pk}
-    elif isinstance(tree, exp.Alter):
-        for action in tree.args.get("actions") or []:
-            found = action.find(exp.PrimaryKey)
-            if found is not None and name_of(tree.this) in catalog:
-                catalog[name_of(tree.this)]["pk"] = [e.name for e in found.expressions]
-    elif isinstance(tree, exp.Drop) and tree.kind == "TABLE":
-        catalog.pop(name_of(tree.this), None)
+    def __init__(self, pg, login: str):
+        self.pg, self.login = pg, login
+
+    def get(self, owner: str, name: str) -> dict | None:
+        row = self.pg.execute(f"SELECT spec FROM {self.TABLE} WHERE owner = %s AND name = %s", (owner, name)).fetchone()
+        return row[0] if row else None
+
+    def put(self, owner: str, name: str, spec: dict) -> None:
+        import json
+        self.pg.execute(f"INSERT INTO {self.TABLE} VALUES (%s, %s, %s) ON CONFLICT (owner, name) DO UPDATE "
+                        "SET spec = EXCLUDED.spec", (owner, name, json.dumps(spec)))
+
+    def pop(self, owner: str, name: str) -> None:
+        self.pg.execute(f"DELETE FROM {self.TABLE} WHERE owner = %s AND name = %s", (owner, name))
+
+    def record(self, tree) -> None:
+        """Note what an Oracle CREATE TABLE, ADD PRIMARY KEY or DROP TABLE did."""
+        def key(table) -> tuple[str, str]:
+            return (table.db or self.login, table.name)
+        if isinstance(tree, exp.Create) and tree.kind == "TABLE" and isinstance(tree.this, exp.Schema):
+            cols, pk = [], []
+            for d in tree.this.expressions:
+                if isinstance(d, exp.ColumnDef):
+                    kinds = [c.kind for c in d.constraints]
+                    cols.append((d.name, d.args["kind"].sql(dialect="oracle"),
+                                 any(isinstance(k, (exp.NotNullColumnConstraint, exp.PrimaryKeyColumnConstraint))
+                                     and not k.args.get("allow_null") for k in kinds)))
+                    pk += [d.name] if any(isinstance(k, exp.PrimaryKeyColumnConstraint) for k in kinds) else []
+                elif isinstance(d, exp.PrimaryKey):
+                    pk += [e.name for e in d.expressions]
+            self.put(*key(tree.this.this), {"columns": cols, "pk": pk})
+        elif isinstance(tree, exp.Alter):
+            for action in tree.args.get("actions") or []:
+                found = action.find(exp.PrimaryKey)
+                spec = self.get(*key(tree.this)) if found is not None else None
+                if spec is not None:
+                    self.put(*key(tree.this), {**spec, "pk": [e.name for e in found.expressions]})
+        elif isinstance(tree, exp.Drop) and tree.kind == "TABLE":
+            self.pop(*key(tree.this))
 
 
 class TranslatingCursor:
@@ -222,7 +243,7 @@ class TranslatingCursor:
         if self.conn.catalog is not None and sql.lstrip().upper().startswith(("CREATE", "ALTER TABLE", "DROP")):
             for tree in sqlglot.parse(sql, read="oracle"):
                 if tree is not None:
-                    _record(self.conn.catalog, tree.transform(_as_oracle_would), self.conn.login)
+                    self.conn.catalog.record(tree.transform(_as_oracle_would))
         text = translate(sql, self.conn.dialect)
         if not text:
             return self
@@ -270,8 +291,8 @@ class TranslatingCursor:
 class TranslatingConnection:
     """A DB-API connection speaking ``dialect`` over a psycopg connection."""
 
-    def __init__(self, pg, dialect: str, sent: list, catalog: dict | None = None, login: str = ""):
-        self.pg, self.dialect, self.sent, self.catalog, self.login = pg, dialect, sent, catalog, login
+    def __init__(self, pg, dialect: str, sent: list, catalog: Catalog | None = None):
+        self.pg, self.dialect, self.sent, self.catalog = pg, dialect, sent, catalog
 
     @property
     def autocommit(self) -> bool:
@@ -325,7 +346,7 @@ class Translated:
         for statement in self.pg_session():
             pg.execute(statement)
         pg.autocommit = autocommit
-        conn = self.wrap(TranslatingConnection(pg, self.dialect, Translated.sent, *self.catalog()))
+        conn = self.wrap(TranslatingConnection(pg, self.dialect, Translated.sent, self.catalog(pg)))
         self.prepare_session(conn)
         return conn
 
@@ -333,10 +354,10 @@ class Translated:
         """PostgreSQL settings standing in for what the real server's session has."""
         return []
 
-    def catalog(self) -> tuple:
-        """(the catalog its DDL is recorded in, the login's schema), where reflection
-        reads the recorded catalog instead of PostgreSQL's."""
-        return (None, "")
+    def catalog(self, pg) -> Catalog | None:
+        """The catalog its DDL is recorded in, where reflection reads that instead of
+        PostgreSQL's."""
+        return None
 
     def wrap(self, conn):
         """The adapter's own layer over its driver's connection, if it has one."""
@@ -390,24 +411,26 @@ class Translated:
 
 @contextlib.contextmanager
 def translated_adapter(type_name: str, pg_url: str, schemas: list[str]):
-    """While open, ``type_name`` is served by its translated twin (:data:`TWINS`) over the
+    """While open, ``type_name`` is served by its translated twin (:data:`TWINS`, through
+    the registry's environment override) over the
     PostgreSQL database ``pg_url``, where ``schemas`` (stored names) are made; yields the
     DSN (the adapter's scheme, PostgreSQL's address) to give the tool."""
     import psycopg
-    from targetsync_core.adapters import registry
     prepare_database(pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for schema in schemas:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    before = registry.ADAPTERS[type_name] if type_name in registry.ADAPTERS else None
-    registry.ADAPTERS[type_name] = f"{__name__}:{TWINS[type_name]}"
+        conn.execute(Catalog.SCHEMA)
+    variable = f"TARGETSYNC_ADAPTER_{type_name.upper()}"   # seen by the command lines tests start too
+    before = os.environ.get(variable)
+    os.environ[variable] = f"{__name__}:{TWINS[type_name]}"
     try:
         yield pg_url.replace("postgresql://", f"{SCHEMES[type_name]}://", 1)
     finally:
         if before is None:
-            del registry.ADAPTERS[type_name]
+            del os.environ[variable]
         else:
-            registry.ADAPTERS[type_name] = before
+            os.environ[variable] = before
 
 
 @contextlib.contextmanager
@@ -478,13 +501,13 @@ class TranslatedOracle(Translated, OracleDatabase):
     """The Oracle adapter, its SQL translated onto PostgreSQL: a database whose strings
     compare in byte order (the session's NLS_SORT=BINARY), the login's schema first on
     the search path (where Oracle puts unqualified names), its tables reflected from the
-    catalog its DDL recorded (:data:`CATALOGS`)."""
+    catalog its DDL recorded (:class:`Catalog`)."""
 
     def pg_session(self) -> list[str]:
         return [f'SET search_path TO "{self.stored_name(self.dsn.username)}"']
 
-    def catalog(self) -> tuple:
-        return CATALOGS.setdefault(self.dsn.database, {}), self.stored_name(self.dsn.username)
+    def catalog(self, pg) -> Catalog:
+        return Catalog(pg, self.stored_name(self.dsn.username))
 
     def shape(self, schema: str, name: str):
         """The recorded table as SQLAlchemy's oracle reflection reads one: names
@@ -492,7 +515,11 @@ class TranslatedOracle(Translated, OracleDatabase):
         from sqlalchemy.dialects import oracle as ora
         from targetsync_core.adapters.sql import sqla
         from targetsync_core.model.schema import Table
-        found = self.catalog()[0].get((self.stored_name(schema), self.stored_name(name)))
+        conn = self.connect()
+        try:
+            found = conn.catalog.get(self.stored_name(schema), self.stored_name(name))
+        finally:
+            conn.close()
         if found is None:
             return None
         dialect = ora.dialect()

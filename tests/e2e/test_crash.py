@@ -6,6 +6,7 @@ just after a loader commit) and at random moments — then restarted until they 
 Every difference must land in exactly one published file, and no file may be applied
 twice: a trigger on the target counts every row write, which is not idempotent.
 """
+import os
 import random
 import signal
 import sqlite3
@@ -33,7 +34,9 @@ def dataset(tmp_path, seed, rows=600):
 
 def start(cmd: str, cfg, crash_at: str | None = None, pause_at: str | None = None,
           pause_flag=None, pause_until=None) -> subprocess.Popen:
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONFAULTHANDLER": "1"}
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONFAULTHANDLER": "1",
+           # a translated-tier target's twin (tests/conformance/translated.py) serves it here too
+           **{k: v for k, v in os.environ.items() if k.startswith("TARGETSYNC_ADAPTER_")}}
     if crash_at:
         env["TARGETSYNC_CRASH_AT"] = crash_at
     if pause_at:
