@@ -153,8 +153,8 @@ def as_extracted(suite: Table, extracted: Table, rows: list[tuple]) -> list[tupl
     def value(a: Column, b: Column, v):
         if v is None or a.kind is b.kind:
             return v
-        if a.kind is Kind.UUID and b.kind in (Kind.BINARY, Kind.VARBINARY, Kind.BLOB):
-            return v.bytes
+        if a.kind is Kind.UUID:   # RAW(16) on Oracle, CHAR(36) on the MySQL family
+            return v.bytes if b.kind in (Kind.BINARY, Kind.VARBINARY, Kind.BLOB) else str(v)
         if a.kind is Kind.BOOLEAN:
             return int(v)
         if a.kind is Kind.DATE and b.kind is Kind.TIMESTAMP:

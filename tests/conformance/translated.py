@@ -30,7 +30,7 @@ import sqlglot
 from sqlglot import exp
 
 from targetsync_core.adapters.oracle import OracleDatabase
-from targetsync_core.adapters.oracle.adapter import Marks
+from targetsync_core.adapters.sql.kit import NumberedBinds
 from targetsync_core.adapters.postgres import PostgresDatabase
 from targetsync_core.adapters.sqlserver import SqlServerDatabase
 from targetsync_core.dsn import Dsn
@@ -536,7 +536,7 @@ class TranslatedOracle(Translated, OracleDatabase):
     reflect = shape
 
     def wrap(self, conn):
-        return Marks(conn)
+        return NumberedBinds(conn)
 
     def prepare_session(self, conn) -> None:
         for statement in self.session:

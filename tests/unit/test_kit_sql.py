@@ -17,7 +17,7 @@ import sqlglot
 from targetsync_core.adapters.sql import statements
 from targetsync_core.adapters.sql.kit import script_statements
 from targetsync_core.adapters.oracle import OracleDatabase
-from targetsync_core.adapters.oracle.adapter import numbered
+from targetsync_core.adapters.sql.kit import numbered
 from targetsync_core.adapters.sqlserver import SqlServerDatabase
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import parse_dsn

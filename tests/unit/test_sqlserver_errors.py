@@ -8,7 +8,7 @@ import pytest
 from targetsync_core.adapters.sql.server import first_line
 from targetsync_core.adapters.sqlserver import SqlServerDatabase
 from targetsync_core.dsn import parse_dsn
-from targetsync_core.errors import ConfigError, ConnectError, DataError
+from targetsync_core.errors import ConfigError, ConnectError, DataError, SchemaMismatch
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 from tests.servers import pyodbc_module
@@ -73,3 +73,12 @@ def test_a_refused_login_is_a_configuration_error_and_an_unreachable_server_a_ru
     assert caught.value.exit_code == code
     line = str(caught.value)
     assert "\n" not in line and "target.dsn" in line and "s3cr" not in line and "[FreeTDS]" not in line
+
+
+def test_a_target_table_with_a_rowversion_is_refused_naming_the_column(monkeypatch):
+    """SQL Server writes a rowversion itself: no shadow is made for a table holding one."""
+    live = Table("dbo", "orders", (Column("id", Kind.INT64, False, native="BIGINT"),
+                                   Column("rv", Kind.BINARY, length=8, native="TIMESTAMP")), ("id",))
+    monkeypatch.setattr(DB, "shape", lambda schema, name: live)
+    with pytest.raises(SchemaMismatch, match="table dbo.orders column rv is a rowversion, which the server writes"):
+        DB.shadow_columns(live)

@@ -1,96 +1,25 @@
-"""Oracle, as source and target, on the relational kit (``adapters.sql.kit``), through
-python-oracledb in thin mode (no Oracle client libraries).
+"""Oracle, source and target, on the relational kit, through python-oracledb in thin mode.
+DSN ``oracle+oracledb://user:pw@host:1521/SERVICE`` (``oracle://``; or ``?service_name=``).
+Names follow SQLAlchemy's rule both ways (``app.orders`` is ``APP.ORDERS``).
 
-DSN: ``oracle+oracledb://user:password@host:1521/SERVICE`` (``oracle://`` too; the path is
-the service name, or ``?service_name=…``). Tables are ``OWNER.TABLE``; names follow
-SQLAlchemy's rule both ways: a lower-case ``.skt`` name is Oracle's upper-case one
-(``app.orders`` is ``APP.ORDERS``), any other is used as it is, quoted.
-
-**Reading.** Oracle gives every query statement-level read consistency: a window's one
-``SELECT`` sees the database as of that statement's start (its SCN), whatever commits
-meanwhile, so no flashback (``AS OF SCN``) is needed for a window. Sessions compare and
-sort strings in binary (``NLS_COMP=BINARY``, ``NLS_SORT=BINARY``), which for a database
-in AL32UTF8 is code-point order, and keeps the key's index usable. Not yet: a key of
-``NVARCHAR2`` (held in UTF-16, whose binary order puts characters beyond the BMP before
-U+E000–U+FFFF) is ordered as stored; generated DDL never declares one. Times are read in UTC
-(``SYS_EXTRACT_UTC``), large objects as values.
-
-**Empty strings are NULL** in Oracle. A source ``''`` written there becomes NULL and
-then compares equal to it (``Capabilities.empty_is_null``), so it never churns; a key
-holding ``''`` is refused before any work, naming it; a NOT NULL column receiving ``''``
-is refused by Oracle at apply, naming the table. Back from Oracle, NULL is NULL.
-
-**Apply.** DDL commits in Oracle, so the shadow is never made inside a file's
-transaction: it is a global temporary table ``<TABLE>_WKM`` (rows private to a session,
-deleted at commit), created by ``c.sql`` or, for a target made by hand, on a connection of
-its own before the file. Rows go in by array DML (``executemany``), then ``DELETE … WHERE
-EXISTS``, ``MERGE`` and a ``MERGE`` per set of changed columns, in the transaction that
-records the file in ``TARGETSYNC_APPLIED`` (with ``TARGETSYNC_LEASE``, in the login's own
-schema). Generated names keep within 128 characters (30 before 12.2: set
-``max_identifier_length`` by version).
+A window's one SELECT is one snapshot (statement-level read consistency: no flashback
+needed); sessions compare strings in binary, code-point order in AL32UTF8, keeping key
+indexes usable (not yet: an NVARCHAR2 key, UTF-16, beyond the BMP). An empty string is
+NULL here: it equals that NULL (``Capabilities.empty_is_null``), never churns, and is
+refused as a key. DDL commits, so the shadow is a global temporary ``<TABLE>_WKM`` made
+by ``c.sql`` or on a connection of its own, never inside a file's transaction. The
+README (Oracle) says what each type becomes.
 """
 from __future__ import annotations
 
 import datetime as dt
-import re
 from urllib.parse import parse_qsl
 
 from targetsync_core.adapters.base import Capabilities
 from targetsync_core.adapters.oracle.types import REFLECTED, STORED_AS, TO_DRIVER, declared
-from targetsync_core.adapters.sql.kit import KitDatabase
-from targetsync_core.adapters.sql.server import first_line
-from targetsync_core.errors import ConfigError, ConnectError
+from targetsync_core.adapters.sql.kit import KitDatabase, NumberedBinds
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-
-#: ORA- errors of a lost connection (end-of-file on the channel, not connected, killed
-#: session, network) and of a refused login; DPY- errors are oracledb's own
-LOST = ("ORA-03113", "ORA-03114", "ORA-03135", "ORA-00028", "ORA-01012", "DPY-4011", "DPY-6005", "DPI-1080")
-LOGIN_REFUSED = ("ORA-01017", "ORA-28000", "ORA-01045")
-DENIED = ("ORA-01031", "ORA-00942: table or view does not exist", "ORA-01749")
-MARK = re.compile(r"\?|'(?:[^']|'')*'|\"[^\"]*\"")
-
-
-def numbered(sql: str) -> str:
-    """``?`` marks as Oracle bind variables ``:p1``, ``:p2`` … (skipping quoted text),
-    bound by position."""
-    n = 0
-
-    def mark(m):
-        nonlocal n
-        if m.group(0) != "?":
-            return m.group(0)
-        n += 1
-        return f":p{n}"
-    return MARK.sub(mark, sql)
-
-
-class Marks:
-    """A DB-API connection taking ``?`` marks, over one that takes ``:n``."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def cursor(self):
-        return _MarkedCursor(self.conn.cursor())
-
-    def __getattr__(self, name):
-        return getattr(self.conn, name)
-
-
-class _MarkedCursor:
-    def __init__(self, cur):
-        self.cur = cur
-
-    def execute(self, sql, params=None):
-        self.cur.execute(numbered(sql), params or [])
-        return self
-
-    def executemany(self, sql, rows):
-        self.cur.executemany(numbered(sql), rows)
-
-    def __getattr__(self, name):
-        return getattr(self.cur, name)
 
 
 def _read_date(v):
@@ -117,6 +46,12 @@ class OracleDatabase(KitDatabase):
     row_values = False
     table_exists_sql = "SELECT 1 FROM all_tables WHERE owner = ? AND table_name = ?"
     session = ("ALTER SESSION SET TIME_ZONE = 'UTC' NLS_COMP = 'BINARY' NLS_SORT = 'BINARY'",)
+    driver_module, driver_hint = "oracledb", "python-oracledb: pip install 'targetsync[oracle]'"
+    #: a refused login (bad credentials, locked, no CREATE SESSION); a missing privilege;
+    #: a lost connection (end of file on the channel, killed session; DPY-: oracledb's own)
+    login_refused = ("ORA-01017", "ORA-28000", "ORA-01045")
+    denied_marks = ("ORA-01031", "ORA-01749")
+    lost_marks = ("ORA-03113", "ORA-03114", "ORA-03135", "ORA-00028", "ORA-01012", "DPY-4011", "DPY-6005", "DPI-1080")
 
     @classmethod
     def stored_name(cls, name: str) -> str:
@@ -129,39 +64,19 @@ class OracleDatabase(KitDatabase):
         return f"{self.type_name} {self.server()}/{self.service()}"
 
     def connect(self, autocommit: bool = True):
-        try:
-            import oracledb
-        except ImportError as exc:
-            raise ConnectError(f"{self.where()}: Oracle needs python-oracledb ({exc}); "
-                               "pip install 'targetsync[oracle]'") from None
+        oracledb = self.import_driver()
         oracledb.defaults.fetch_lobs = False   # CLOB and BLOB values as str and bytes
         d = self.dsn
         try:
             raw = oracledb.connect(user=d.username, password=d.password, host=d.host or "localhost",
                                    port=d.port or self.default_port, service_name=self.service(), tcp_connect_timeout=10)
         except oracledb.Error as exc:
-            text = first_line(exc)
-            if text.startswith(LOGIN_REFUSED):
-                raise ConfigError(f"{self.where()} refused the login: {text}") from None
-            raise ConnectError(f"cannot connect to {self.where()}: {text}") from None
+            raise self.connect_error(exc) from None
         raw.autocommit = autocommit
-        conn = Marks(raw)
+        conn = NumberedBinds(raw)
         for statement in self.session:
             conn.cursor().execute(statement)
         return conn
-
-    def driver_error(self, exc: BaseException) -> bool:
-        import oracledb
-        return isinstance(exc, oracledb.Error)
-
-    def lost(self, exc: BaseException) -> bool:
-        return str(exc).startswith(LOST) or any(code in str(exc) for code in LOST)
-
-    def read_error(self, exc: BaseException, table: Table):
-        if any(code in str(exc) for code in DENIED):
-            return ConfigError(f"reading {self.type_name} table {table.qualified} on {self.where()}: "
-                               f"{first_line(exc)}")
-        return super().read_error(exc, table)
 
     # -- reading -------------------------------------------------------------------------
     def select_expr(self, col: Column) -> str:

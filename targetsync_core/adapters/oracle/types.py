@@ -34,13 +34,7 @@ def _number(t):
 
 def _timestamp(t):
     aware = getattr(t, "timezone", False) or getattr(t, "local_timezone", False)
-    p = getattr(t, "precision", None)
-    return (Kind.TIMESTAMPTZ if aware else Kind.TIMESTAMP), {"precision": 6 if p is None else min(6, p)}
-
-
-def _interval(t):
-    p = getattr(t, "second_precision", None)
-    return Kind.TIME, {"precision": 6 if p is None else min(6, p)}
+    return sqla.capped(Kind.TIMESTAMPTZ if aware else Kind.TIMESTAMP, 6)(t)
 
 
 def _sized_char(kind: Kind):
@@ -57,7 +51,7 @@ REFLECTED = {
     "CHAR": _sized_char(Kind.CHAR), "NCHAR": _sized_char(Kind.CHAR),
     "CLOB": sqla._fixed(Kind.TEXT), "NCLOB": sqla._fixed(Kind.TEXT), "LONG": sqla._fixed(Kind.TEXT),
     "BLOB": sqla._fixed(Kind.BLOB), "RAW": lambda t: (Kind.VARBINARY, {"length": getattr(t, "length", None)}),
-    "DATE": lambda t: (Kind.TIMESTAMP, {"precision": 0}), "TIMESTAMP": _timestamp, "INTERVAL": _interval,
+    "DATE": lambda t: (Kind.TIMESTAMP, {"precision": 0}), "TIMESTAMP": _timestamp, "INTERVAL": sqla.capped(Kind.TIME, 6),
     "JSON": sqla._fixed(Kind.JSON), "BOOLEAN": sqla._fixed(Kind.BOOLEAN),
 }
 

@@ -23,6 +23,7 @@ here once.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Iterator
 
 from targetsync_core.adapters.base import TableBatch
@@ -32,7 +33,7 @@ from targetsync_core.adapters.sql.server import ServerDatabase, apply_error, bou
 from targetsync_core.adapters.sql.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
-from targetsync_core.errors import ConfigError, DataError, SchemaMismatch
+from targetsync_core.errors import ConfigError, ConnectError, DataError, SchemaMismatch
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 
@@ -61,6 +62,17 @@ class KitDatabase(ServerDatabase):
     #: how the loader locks the lease row: a table hint, or a ``FOR UPDATE`` clause
     lease_hint = ""
     for_update = " FOR UPDATE"
+    #: native types a target table's column cannot take a value in (the server writes
+    #: it), upper-case, to what they are
+    unwritable: dict[str, str] = {}
+    #: the driver's module, and what to install when it cannot be imported
+    driver_module = ""
+    driver_hint = ""
+    #: text in a driver error that marks a refused login (exit 2, not retried), a missing
+    #: privilege (the same), a lost connection (retried)
+    login_refused: tuple[str, ...] = ()
+    denied_marks: tuple[str, ...] = ()
+    lost_marks: tuple[str, ...] = ()
     #: compares ``(a, b) >= (x, y)`` (SQL Server and Oracle do not: it is spelled out)
     row_values = True
     #: ``ts_rn - 1`` is a multiple of the window size (``bounds_sql``)
@@ -191,9 +203,34 @@ class KitDatabase(ServerDatabase):
                     raise
                 raise self.read_error(exc, table) from None
 
+    # -- the driver, and its errors sorted at the boundary --------------------------------
+    def import_driver(self):
+        """The driver's module, or one line saying what to install."""
+        import importlib
+        try:
+            return importlib.import_module(self.driver_module)
+        except ImportError as exc:
+            raise ConnectError(f"{self.where()}: {self.type_name} needs {self.driver_hint} ({exc})") from None
+
+    def connect_error(self, exc: BaseException) -> Exception:
+        """A driver error met connecting: a refused login is a configuration error."""
+        text = first_line(exc)
+        if any(mark in " ".join(map(str, getattr(exc, "args", ()))) for mark in self.login_refused):
+            return ConfigError(f"{self.where()} refused the login: {text}")
+        return ConnectError(f"cannot connect to {self.where()}: {text}")
+
     def driver_error(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the driver's (to be sorted by :meth:`read_error`)."""
-        return False
+        return isinstance(exc, self.import_driver().Error) if self.driver_module else False
+
+    def lost(self, exc: BaseException) -> bool:
+        return _marked(exc, self.lost_marks)
+
+    def read_error(self, exc: BaseException, table: Table):
+        if _marked(exc, self.denied_marks):   # a missing privilege: retrying cannot help
+            return ConfigError(f"reading {self.type_name} table {table.qualified} on {self.where()}: "
+                               f"{first_line(exc)}")
+        return super().read_error(exc, table)
 
     # -- target contract -----------------------------------------------------------------
     @classmethod
@@ -231,6 +268,11 @@ class KitDatabase(ServerDatabase):
         live = self.shape(table.schema, table.name)
         if live is None:
             raise SchemaMismatch(f"table {table.qualified} does not exist on {self.where()}")
+        for c in live.columns:
+            if (c.native or "").upper() in self.unwritable:
+                raise SchemaMismatch(f"table {table.qualified} column {c.name} is {self.unwritable[c.native.upper()]}, "
+                                     "which the server writes itself: a target cannot take it; sync into a table "
+                                     "without it")
         types = {c.name: c.native for c in live.columns}
         return ", ".join(f"{self.quote(c.name)} {types[c.name]} NULL" for c in table.columns)
 
@@ -282,6 +324,57 @@ class KitDatabase(ServerDatabase):
 
     def after_upsert(self, applier: "KitApplier", table: Table) -> None:
         """After that MERGE."""
+
+
+MARK = re.compile(r"\?|'(?:[^']|'')*'|\"[^\"]*\"")
+
+
+def numbered(sql: str) -> str:
+    """``?`` marks as bind variables ``:p1``, ``:p2`` … (quoted text left alone), for a
+    driver that binds by name or position but takes no ``?`` (Oracle's)."""
+    n = 0
+
+    def mark(m):
+        nonlocal n
+        if m.group(0) != "?":
+            return m.group(0)
+        n += 1
+        return f":p{n}"
+    return MARK.sub(mark, sql)
+
+
+class NumberedBinds:
+    """A DB-API connection taking ``?`` marks, over one that takes ``:p1``… (see
+    :func:`numbered`); the kit writes ``?`` everywhere."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def cursor(self):
+        return _NumberedCursor(self.conn.cursor())
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+class _NumberedCursor:
+    def __init__(self, cur):
+        self.cur = cur
+
+    def execute(self, sql, params=None):
+        self.cur.execute(numbered(sql), params or [])
+        return self
+
+    def executemany(self, sql, rows):
+        self.cur.executemany(numbered(sql), rows)
+
+    def __getattr__(self, name):
+        return getattr(self.cur, name)
+
+
+def _marked(exc: BaseException, marks: tuple[str, ...]) -> bool:
+    text = " ".join(map(str, getattr(exc, "args", ()))) or str(exc)
+    return any(mark in text for mark in marks)
 
 
 def script_statements(sql: str) -> list[str]:

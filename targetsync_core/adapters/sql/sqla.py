@@ -98,6 +98,29 @@ def _float(t):  # MySQL FLOAT(p>24) and PG FLOAT(p>24) are doubles
     return (Kind.FLOAT64 if p and p > 24 else Kind.FLOAT32), {}
 
 
+def capped(kind: Kind, default: int):
+    """A temporal type's fractional digits (``default`` where reflection leaves them
+    unset), at most 6: Python's datetime holds microseconds, so a seventh digit is read
+    away and a target receives six."""
+    def fn(t):
+        p = getattr(t, "precision", None)
+        return kind, {"precision": min(6, default if p is None else p)}
+    return fn
+
+
+def unbounded_or(kind: Kind, sized: Kind):
+    """A string or binary type reflected without a length (``(max)``) as ``kind``, with
+    one as ``sized`` of that length."""
+    return lambda t: (kind, {}) if getattr(t, "length", None) in (None, "max") else (sized, {"length": t.length})
+
+
+def refused(why: str):
+    """A type targetsync refuses, saying ``why`` and what to do."""
+    def fn(t):
+        raise ValueError(why)
+    return fn
+
+
 REFLECTED: dict[str, Callable] = {
     "BOOLEAN": _fixed(Kind.BOOLEAN), "BOOL": _fixed(Kind.BOOLEAN), "TINYINT": _tinyint,
     "SMALLINT": _int(Kind.INT16, Kind.UINT16), "MEDIUMINT": _int(Kind.INT32, Kind.UINT32),

@@ -1,44 +1,15 @@
-"""SQL Server, as source and target, on the relational kit (``adapters.sql.kit``), through
-pyodbc with Microsoft's ODBC driver (or FreeTDS's).
+"""SQL Server, source and target, on the relational kit, through pyodbc (Microsoft's ODBC
+driver or FreeTDS's). DSN ``mssql+pyodbc://user:pw@host:1433/db?driver=…`` (``mssql://``,
+``sqlserver://``); other query parameters are ODBC connection keywords. 32 KB TDS packets.
 
-DSN: ``mssql+pyodbc://user:password@host:1433/database?driver=ODBC+Driver+18+for+SQL+Server``
-(``mssql://`` and ``sqlserver://`` too); any other query parameter is passed to the ODBC
-driver as a connection-string keyword (``TrustServerCertificate=yes``, ``Encrypt=no``).
-Connections ask for a 32 KB TDS packet (``SQL_ATTR_PACKET_SIZE`` 32767, set before
-connecting), which reads wide tables several times faster than the 4 KB default.
-
-**Reading.** A window is one ``SELECT`` ordered by the key. Each connection reads at
-``SNAPSHOT`` isolation where the database allows it (``ALLOW_SNAPSHOT_ISOLATION ON``), or
-at its row-versioned ``READ COMMITTED`` (``READ_COMMITTED_SNAPSHOT ON``): either way one
-statement sees one snapshot. Where neither is on, windows are read under locking READ
-COMMITTED, and a warning says so once: a row that a concurrent transaction moves may be
-missed or seen twice by that window, and the next run repairs it.
-
-**Key order.** The diff needs keys in binary code-point order. Integer, decimal, date and
-time keys are ordered as stored. A string key is ordered by its UTF-8 bytes: ``CAST(k
-COLLATE Latin1_General_100_BIN2_UTF8 AS varchar(max))`` (SQL Server 2019+), which is
-code-point order even for characters beyond the BMP, where ``nvarchar`` under a ``BIN2``
-collation compares UTF-16 code units. A ``uniqueidentifier`` key, which SQL Server sorts by
-its own byte groups (the last six bytes first), is ordered by its text, ``CONVERT(char(36),
-k)`` under a binary collation: the canonical uuid order. Both expressions cannot use the
-key's index, so each window of such a table is a scan: correct, and slower on big tables.
-
-**Collations.** Default collations are case-insensitive and every collation ignores
-trailing spaces in comparisons, so a case-sensitive source is refused when its keys would
-collide (SPEC 6, ``key_folding``); generated DDL declares string keys with a binary
-collation (``Latin1_General_100_BIN2``).
-
-**Types.** ``datetime2(7)`` and ``datetimeoffset(7)`` are read at microseconds (Python's
-resolution): the seventh digit is dropped on the way, so a target receives six.
-``money``/``smallmoney`` are decimals of scale 4; ``rowversion`` is read as ``binary(8)``
-and a target table holding one is refused (the server writes it). ``sql_variant`` is
-refused. Floats cannot be NaN or ±Infinity here.
-
-**Apply.** A file's rows go into the session's temporary ``#<table>_wkm<n>`` by pyodbc's
-``fast_executemany`` (array binding), then ``DELETE … WHERE EXISTS``, ``MERGE … WITH
-(HOLDLOCK)`` and one ``MERGE`` per set of changed columns (``adapters.sql.statements``),
-with ``SET IDENTITY_INSERT … ON`` around the insert where the table has an identity
-column, in the transaction that records the file in ``[_targetsync].[applied]``.
+Windows are read at SNAPSHOT isolation where allowed (one statement is one snapshot under
+READ_COMMITTED_SNAPSHOT too; a warning where neither is on). Keys in code-point order: a
+string key by its UTF-8 bytes (``BIN2`` on nvarchar compares UTF-16 units), a
+uniqueidentifier by its text (SQL Server sorts its byte groups otherwise), each a scan.
+Collations ignore trailing spaces and mostly case: colliding keys are refused. Apply:
+``#<table>_wkm<n>`` by ``fast_executemany`` with parameter types, then the kit's
+statements (``MERGE … WITH (HOLDLOCK)``), ``IDENTITY_INSERT`` around inserts. The README
+(SQL Server) says what each type becomes.
 """
 from __future__ import annotations
 
@@ -48,10 +19,8 @@ from urllib.parse import parse_qsl
 
 from targetsync_core.adapters.base import Capabilities
 from targetsync_core.adapters.sql.kit import KitDatabase
-from targetsync_core.adapters.sql.server import first_line
 from targetsync_core.adapters.sqlserver.types import (BINARY_COLLATION, REFLECTED, TO_DRIVER, datetimeoffset,
                                                        declared, input_sizes)
-from targetsync_core.errors import ConfigError, ConnectError, SchemaMismatch
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 
@@ -61,15 +30,6 @@ DEFAULT_DRIVER = "ODBC Driver 18 for SQL Server"
 PACKET_SIZE = 32767
 UTF8_BINARY = "Latin1_General_100_BIN2_UTF8"
 STRING_KINDS = (Kind.CHAR, Kind.VARCHAR, Kind.TEXT)
-
-#: SQLSTATE classes of a lost connection (08xxx: connection exceptions; HYT00/HYT01
-#: time-outs) and native errors of a missing privilege (229 permission denied on an
-#: object, 230 on a column, 262 on a statement, 297/300 server-level)
-LOST_STATES = ("08", "HYT")
-DENIED_ERRORS = ("(229)", "(230)", "(262)", "(297)", "(300)")
-#: SQLSTATEs of a login the server refused (18456: wrong user or password; 4060: no
-#: such database for this login)
-LOGIN_REFUSED = ("28000", "42000")
 
 
 def _braced(value: str) -> str:
@@ -91,6 +51,16 @@ class SqlServerDatabase(KitDatabase):
     row_values = False
     lease_hint = " WITH (UPDLOCK, HOLDLOCK)"
     for_update = ""
+    unwritable = {"TIMESTAMP": "a rowversion", "ROWVERSION": "a rowversion"}
+    driver_module = "pyodbc"
+    driver_hint = ("pyodbc and the system's ODBC libraries: pip install 'targetsync[sqlserver]', apt-get install "
+                   "unixodbc, and an ODBC driver (Microsoft's msodbcsql18, or FreeTDS's tdsodbc)")
+    #: SQLSTATEs and native errors: a refused login (28000, 18456; 4060 no such database),
+    #: a missing privilege (229 object, 230 column, 262 statement, 297/300 server), a lost
+    #: connection (08xxx connection exceptions, HYT00/HYT01 time-outs)
+    login_refused = ("28000", "(18456)", "(4060)")
+    denied_marks = ("(229)", "(230)", "(262)", "(297)", "(300)")
+    lost_marks = ("08S01", "08001", "08003", "08004", "08007", "HYT00", "HYT01")
     #: what the first connection found: SNAPSHOT allowed, READ_COMMITTED_SNAPSHOT on
     _isolation: tuple[bool, bool] | None = None
 
@@ -99,11 +69,9 @@ class SqlServerDatabase(KitDatabase):
         self._identity_cols: dict[str, list[str]] = {}
         self._probe = threading.Lock()
 
-    # -- connections ---------------------------------------------------------------------
     def connection_string(self) -> str:
-        """The ODBC connection string: the DSN's parts, then its query parameters as
-        keywords. A value holding ``;`` or braces is braced (``}`` doubled), so no value
-        can end its keyword early; the driver's name is always braced."""
+        """The DSN's parts, then its query parameters as keywords; a value holding ``;`` or
+        braces is braced (``}`` doubled), so no value can end its keyword early."""
         d = self.dsn
         options = dict(parse_qsl(d.query))
         driver = options.pop("driver", DEFAULT_DRIVER)
@@ -113,27 +81,19 @@ class SqlServerDatabase(KitDatabase):
                         for k, v in parts.items() if v != "")
 
     def connect(self, autocommit: bool = True):
-        try:
-            import pyodbc
-        except ImportError as exc:
-            raise ConnectError(f"{self.where()}: SQL Server needs pyodbc and the system's ODBC libraries "
-                               f"({exc}); pip install 'targetsync[sqlserver]', apt-get install unixodbc, and an "
-                               "ODBC driver (Microsoft's msodbcsql18, or FreeTDS's tdsodbc)") from None
+        pyodbc = self.import_driver()
         try:
             # SQL_ATTR_PACKET_SIZE (112), set before connecting: every driver honours it
             conn = pyodbc.connect(self.connection_string(), autocommit=autocommit, timeout=10,
                                   attrs_before={112: PACKET_SIZE})
         except pyodbc.Error as exc:
-            if str(exc.args[0] if exc.args else "") in LOGIN_REFUSED:   # retrying cannot help
-                raise ConfigError(f"{self.where()} refused the login: {first_line(exc)}") from None
-            raise ConnectError(f"cannot connect to {self.where()}: {first_line(exc)}") from None
+            raise self.connect_error(exc) from None
         conn.add_output_converter(-155, datetimeoffset)
         self.set_isolation(conn)
         return conn
 
     def set_isolation(self, conn) -> None:
-        """SNAPSHOT where allowed; nothing to do under READ_COMMITTED_SNAPSHOT; a warning
-        (once) where neither is on."""
+        """SNAPSHOT where allowed; a warning (once) where neither snapshot form is on."""
         with self._probe:
             if self._isolation is None:
                 row = conn.cursor().execute(
@@ -148,18 +108,9 @@ class SqlServerDatabase(KitDatabase):
         if self._isolation[0] and conn.autocommit:
             conn.cursor().execute("SET TRANSACTION ISOLATION LEVEL SNAPSHOT")
 
-    def driver_error(self, exc: BaseException) -> bool:
-        import pyodbc
-        return isinstance(exc, pyodbc.Error)
-
-    def lost(self, exc: BaseException) -> bool:
-        state = str(exc.args[0]) if getattr(exc, "args", ()) else ""
-        return state.startswith(LOST_STATES)
-
     def reusable(self, conn) -> bool:
         return not getattr(conn, "closed", False)
 
-    # -- key order -----------------------------------------------------------------------
     def key_expr(self, col: Column) -> str:
         q = self.quote(col.name)
         if col.kind in STRING_KINDS:
@@ -174,8 +125,7 @@ class SqlServerDatabase(KitDatabase):
         return self.bind(col.kind, value)
 
     def key_folding(self, table: Table) -> dict[str, str]:
-        """Every string key compares ignoring trailing spaces; one under a ``_CI``
-        collation ignores case too."""
+        """String keys ignore trailing spaces; under a ``_CI`` collation, case too."""
         keys = [c.name for c in table.key_columns if c.kind in STRING_KINDS]
         if not keys:
             return {}
@@ -186,36 +136,21 @@ class SqlServerDatabase(KitDatabase):
         collations = {name: coll or "" for name, coll in rows}
         return {k: "case,space" if "_CI" in collations.get(k, "_CI") else "space" for k in keys}
 
-    # -- target --------------------------------------------------------------------------
     @classmethod
     def sqla_type(cls, col: Column, is_key: bool):
         return declared(col, is_key)
 
     def create_shadow_sql(self, name: str, columns: str) -> str:
-        """``name`` starts with one ``#``: the session's own temporary table (two would
-        make it global, seen by every session)."""
+        """One ``#``: the session's own temporary table (two: a global one)."""
         return f"CREATE TABLE {self.quote(name)} ({self.quote('__op')} CHAR(1), " \
                f"{self.quote('__grp')} INT, {columns})"
 
     def shadow_name(self, table: Table, n: int) -> str:
         return "#" + super().shadow_name(table, n)
 
-    def shadow_columns(self, table: Table) -> str:
-        live = self.shape(table.schema, table.name)
-        if live is not None:
-            for c in live.columns:
-                if (c.native or "").upper() in ("TIMESTAMP", "ROWVERSION"):
-                    raise SchemaMismatch(f"table {table.qualified} column {c.name} is a rowversion, which SQL "
-                                         "Server writes itself: a target table cannot take it; drop the column "
-                                         "or sync into a table without it")
-        return super().shadow_columns(table)
-
     def bulk_cursor(self, conn, table: Table):
-        """``fast_executemany`` (one array-bound round trip a chunk) with every parameter's
-        type given: SQL Server cannot describe the parameters of an INSERT into a
-        ``#temp`` table, and pyodbc would then bind each as ``varchar(255)`` (losing
-        Unicode, cutting long values); a size of 0 streams a ``(max)`` value instead of
-        allocating for its largest size."""
+        """``fast_executemany`` with every parameter's type set: SQL Server cannot describe
+        an INSERT into a ``#temp`` table, and pyodbc would bind ``varchar(255)``."""
         cur = conn.cursor()
         cur.fast_executemany = True
         cur.setinputsizes(input_sizes(table))
@@ -237,12 +172,6 @@ class SqlServerDatabase(KitDatabase):
     def after_upsert(self, applier, table: Table) -> None:
         if self.identity_columns(applier, table):
             applier.sql(f"SET IDENTITY_INSERT {self.qualified(table)} OFF")
-
-    def read_error(self, exc: BaseException, table: Table):
-        if any(code in str(exc) for code in DENIED_ERRORS):
-            return ConfigError(f"reading {self.type_name} table {table.qualified} on {self.where()}: "
-                               f"{first_line(exc)}")
-        return super().read_error(exc, table)
 
 
 __all__ = ["SqlServerDatabase"]

@@ -13,24 +13,6 @@ from targetsync_core.model.types import Kind
 BINARY_COLLATION = "Latin1_General_100_BIN2"
 
 
-def _text_or(kind: Kind, sized: Kind):
-    """nvarchar(max)/varbinary(max) (reflected without a length) as text/blob."""
-    return lambda t: (kind, {}) if getattr(t, "length", None) in (None, "max") else (sized, {"length": t.length})
-
-
-def _datetime2(kind: Kind, default: int = 7):
-    def fn(t):
-        p = getattr(t, "precision", None)
-        return kind, {"precision": min(6, default if p is None else p)}
-    return fn
-
-
-def _refused(why: str):
-    def fn(t):
-        raise ValueError(why)
-    return fn
-
-
 #: SQLAlchemy's reflected mssql types → canonical kinds (over the shared map)
 REFLECTED = {
     **sqla.REFLECTED,
@@ -38,17 +20,17 @@ REFLECTED = {
     "MONEY": lambda t: (Kind.DECIMAL, {"precision": 19, "scale": 4}),
     "SMALLMONEY": lambda t: (Kind.DECIMAL, {"precision": 10, "scale": 4}),
     "FLOAT": lambda t: (Kind.FLOAT32 if (getattr(t, "precision", None) or 53) <= 24 else Kind.FLOAT64, {}),
-    "VARCHAR": _text_or(Kind.TEXT, Kind.VARCHAR), "NVARCHAR": _text_or(Kind.TEXT, Kind.VARCHAR),
-    "VARBINARY": _text_or(Kind.BLOB, Kind.VARBINARY), "IMAGE": sqla._fixed(Kind.BLOB),
+    "VARCHAR": sqla.unbounded_or(Kind.TEXT, Kind.VARCHAR), "NVARCHAR": sqla.unbounded_or(Kind.TEXT, Kind.VARCHAR),
+    "VARBINARY": sqla.unbounded_or(Kind.BLOB, Kind.VARBINARY), "IMAGE": sqla._fixed(Kind.BLOB),
     "NTEXT": sqla._fixed(Kind.TEXT), "XML": sqla._fixed(Kind.TEXT),
     "DATETIME": lambda t: (Kind.TIMESTAMP, {"precision": 3}),
     "SMALLDATETIME": lambda t: (Kind.TIMESTAMP, {"precision": 0}),
-    "DATETIME2": _datetime2(Kind.TIMESTAMP), "DATETIMEOFFSET": _datetime2(Kind.TIMESTAMPTZ),
-    "TIME": _datetime2(Kind.TIME),
+    "DATETIME2": sqla.capped(Kind.TIMESTAMP, 7), "DATETIMEOFFSET": sqla.capped(Kind.TIMESTAMPTZ, 7),
+    "TIME": sqla.capped(Kind.TIME, 7),
     "UNIQUEIDENTIFIER": sqla._fixed(Kind.UUID),
     # rowversion: eight bytes the server writes; readable, never writable (the applier refuses it)
     "TIMESTAMP": lambda t: (Kind.BINARY, {"length": 8}), "ROWVERSION": lambda t: (Kind.BINARY, {"length": 8}),
-    "SQL_VARIANT": _refused("sql_variant holds values of any type; cast it in a view to one type"),
+    "SQL_VARIANT": sqla.refused("sql_variant holds values of any type; cast it in a view to one type"),
 }
 
 
