@@ -33,7 +33,7 @@ from targetsync_dagster.sync import SyncPair, build_sync_defs
 class DatabaseConfig(dg.Model):
     """Where one side of the pair is: its type and where its DSN comes from."""
 
-    type: str = Field(default="sqlite", description="targetsync database type: sqlite, postgres, mysql, mariadb, …")
+    type: str = Field(default="sqlite", description="targetsync database type: sqlite, postgres, mysql, mariadb, sqlserver, oracle, …")
     dsn_env: Optional[str] = Field(default=None, description="the environment variable holding the DSN "
                                    "(the UI shows its name, never its value)")
     dsn_file: Optional[str] = Field(default=None, description="a file holding the DSN, if not dsn_env")

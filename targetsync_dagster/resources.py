@@ -23,7 +23,7 @@ from targetsync_core.errors import ConfigError
 class DatabaseResource(ConfigurableResource):
     """One database of a sync pair: its targetsync type and where its DSN comes from."""
 
-    type: str = Field(default="sqlite", description="targetsync database type: sqlite, postgres, mysql, mariadb, …")
+    type: str = Field(default="sqlite", description="targetsync database type: sqlite, postgres, mysql, mariadb, sqlserver, oracle, …")
     dsn: Optional[str] = Field(default=None, description="the DSN, best from an EnvVar (the UI shows the "
                                "variable's name, never its value)")
     dsn_file: Optional[str] = Field(default=None, description="a file holding the DSN (used when dsn is not set)")
