@@ -46,6 +46,10 @@ class OracleDatabase(KitDatabase):
     row_values = False
     table_exists_sql = "SELECT 1 FROM all_tables WHERE owner = ? AND table_name = ?"
     session = ("ALTER SESSION SET TIME_ZONE = 'UTC' NLS_COMP = 'BINARY' NLS_SORT = 'BINARY'",)
+    # others see each statement checked; inside a file's transaction the checks wait for
+    # its commit, so a self-reference's or a cycle's rows come in any order (model.graph)
+    fk_options = {"deferrable": True, "initially": "IMMEDIATE"}
+    begin_file_sql = "SET CONSTRAINTS ALL DEFERRED"
     driver_module, driver_hint = "oracledb", "python-oracledb: pip install 'targetsync[oracle]'"
     #: a refused login (bad credentials, locked, no CREATE SESSION); a missing privilege;
     #: a lost connection (end of file on the channel, killed session; DPY-: oracledb's own)
@@ -69,7 +73,8 @@ class OracleDatabase(KitDatabase):
         d = self.dsn
         try:
             raw = oracledb.connect(user=d.username, password=d.password, host=d.host or "localhost",
-                                   port=d.port or self.default_port, service_name=self.service(), tcp_connect_timeout=10)
+                                   port=d.port or self.default_port, service_name=self.service(),
+                                   tcp_connect_timeout=10)
         except oracledb.Error as exc:
             raise self.connect_error(exc) from None
         raw.autocommit = autocommit
@@ -95,7 +100,7 @@ class OracleDatabase(KitDatabase):
     def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
         """As the kit's, with each shadow a global temporary table (see the module)."""
         from targetsync_core.adapters.sql import sqla
-        return sqla.generate_ddl(tables, cls.sa_dialect(), cls.sqla_type,
+        return sqla.generate_ddl(tables, cls.sa_dialect(), cls.sqla_type, cls.fk_options,
                                  shadow_options={"prefixes": ["GLOBAL TEMPORARY"], "oracle_on_commit": "DELETE ROWS"})
 
     def meta_table(self, name: str) -> tuple[str, tuple]:

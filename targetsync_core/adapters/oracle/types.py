@@ -46,12 +46,14 @@ REFLECTED = {
     **sqla.REFLECTED,
     "NUMBER": _number, "INTEGER": sqla._fixed(Kind.INT64),
     "BINARY_DOUBLE": sqla._fixed(Kind.FLOAT64), "BINARY_FLOAT": sqla._fixed(Kind.FLOAT32),
-    "FLOAT": sqla._fixed(Kind.FLOAT64), "DOUBLE_PRECISION": sqla._fixed(Kind.FLOAT64), "REAL": sqla._fixed(Kind.FLOAT64),
+    "FLOAT": sqla._fixed(Kind.FLOAT64), "DOUBLE_PRECISION": sqla._fixed(Kind.FLOAT64),
+    "REAL": sqla._fixed(Kind.FLOAT64),
     "VARCHAR": _sized_char(Kind.VARCHAR), "VARCHAR2": _sized_char(Kind.VARCHAR), "NVARCHAR": _sized_char(Kind.VARCHAR),
     "CHAR": _sized_char(Kind.CHAR), "NCHAR": _sized_char(Kind.CHAR),
     "CLOB": sqla._fixed(Kind.TEXT), "NCLOB": sqla._fixed(Kind.TEXT), "LONG": sqla._fixed(Kind.TEXT),
     "BLOB": sqla._fixed(Kind.BLOB), "RAW": lambda t: (Kind.VARBINARY, {"length": getattr(t, "length", None)}),
-    "DATE": lambda t: (Kind.TIMESTAMP, {"precision": 0}), "TIMESTAMP": _timestamp, "INTERVAL": sqla.capped(Kind.TIME, 6),
+    "DATE": lambda t: (Kind.TIMESTAMP, {"precision": 0}), "TIMESTAMP": _timestamp,
+    "INTERVAL": sqla.capped(Kind.TIME, 6),
     "JSON": sqla._fixed(Kind.JSON), "BOOLEAN": sqla._fixed(Kind.BOOLEAN),
 }
 

@@ -28,12 +28,13 @@ from typing import Callable, Iterator
 
 from targetsync_core.adapters.base import TableBatch
 from targetsync_core.adapters.coerce import converted_rows, row_converter
-from targetsync_core.adapters.sql import sqla, statements
+from targetsync_core.adapters.sql import references, sqla, statements
 from targetsync_core.adapters.sql.server import ServerDatabase, apply_error, bounds_sql, first_line, keyset_predicate
 from targetsync_core.adapters.sql.sqlapply import SqlApplier, shadow_rows
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
 from targetsync_core.errors import ConfigError, ConnectError, DataError, SchemaMismatch
+from targetsync_core.model import graph
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 
@@ -62,6 +63,20 @@ class KitDatabase(ServerDatabase):
     #: how the loader locks the lease row: a table hint, or a ``FOR UPDATE`` clause
     lease_hint = ""
     for_update = " FOR UPDATE"
+    #: the options of generated foreign keys, and what a file's transaction runs first:
+    #: where the dialect can defer a check to the commit (PostgreSQL's way, Oracle's), a
+    #: table that refers to itself or tables in a cycle apply in any row order
+    fk_options: dict = {}
+    begin_file_sql: str = ""
+    #: the catalog query of the foreign keys touching a schema (two ``?``: the schema), one
+    #: row ``(name, table, column, ref_table, ref_column, deferrable)`` per column pair in
+    #: key order; where checks cannot be deferred, the statements that turn a table's own
+    #: checks off and on again checking every row (``{table}``: its qualified name)
+    references_sql: str = ""
+    uncheck_sql: str = ""
+    recheck_sql: str = ""
+    #: how a session's temporary table (the shadow) is made
+    create_temporary = "CREATE TEMPORARY TABLE"
     #: native types a target table's column cannot take a value in (the server writes
     #: it), upper-case, to what they are
     unwritable: dict[str, str] = {}
@@ -77,6 +92,10 @@ class KitDatabase(ServerDatabase):
     row_values = True
     #: ``ts_rn - 1`` is a multiple of the window size (``bounds_sql``)
     every_nth = "mod(ts_rn - 1, ?) = 0"
+
+    def __init__(self, dsn: Dsn, type_name: str):
+        super().__init__(dsn, type_name)
+        self._cycles: dict[str, set[str]] = {}
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn: Dsn) -> "KitDatabase":
@@ -246,7 +265,7 @@ class KitDatabase(ServerDatabase):
 
     @classmethod
     def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
-        return sqla.generate_ddl(tables, cls.sa_dialect(), cls.sqla_type)
+        return sqla.generate_ddl(tables, cls.sa_dialect(), cls.sqla_type, cls.fk_options)
 
     def execute_script(self, sql: str) -> None:
         conn = self.connect(autocommit=True)
@@ -298,7 +317,7 @@ class KitDatabase(ServerDatabase):
         return name
 
     def create_shadow_sql(self, name: str, columns: str) -> str:
-        return f"CREATE TEMPORARY TABLE {self.quote(name)} ({self.quote('__op')} CHAR(1), " \
+        return f"{self.create_temporary} {self.quote(name)} ({self.quote('__op')} CHAR(1), " \
                f"{self.quote('__grp')} INT, {columns})"
 
     def bulk_cursor(self, conn, table: Table):
@@ -317,6 +336,43 @@ class KitDatabase(ServerDatabase):
             if not applier.sql(self.schema_exists_sql, (self.meta_schema,)).fetchone():
                 applier.sql(f"CREATE SCHEMA {self.quote(self.meta_schema)}")
         applier._in_transaction(create)
+
+    def foreign_keys(self, schemas: set[str]) -> list:
+        if not self.references_sql:
+            return []
+        rows = []
+        with self.borrow() as conn:
+            for schema in sorted(schemas):
+                rows += [tuple(r) for r in conn.cursor().execute(self.references_sql, (schema, schema)).fetchall()]
+        return references.grouped(rows)
+
+    def cyclic(self, schema: str) -> set[str]:
+        """The tables of ``schema`` in a foreign-key cycle (a self-reference included)."""
+        if schema not in self._cycles:
+            self._cycles[schema] = graph.cycles(self.foreign_keys({schema}))
+        return self._cycles[schema]
+
+    def before_batch(self, applier: "KitApplier", table: Table) -> None:
+        """Inside a file's transaction, before ``table``'s changes: where checks cannot be
+        deferred, a table in a foreign-key cycle, whose rows come in no useful order, is
+        written with its own checks off (:attr:`uncheck_sql`)."""
+        cyclic = self.uncheck_sql and table.qualified in self.cyclic(table.schema)
+        if cyclic and table.qualified not in applier.unchecked:
+            applier.sql(self.uncheck_sql.format(table=self.qualified(table)))
+            applier.unchecked[table.qualified] = table
+
+    def end_file(self, applier: "KitApplier") -> None:
+        """After a file's last batch, before its record: every row of each table written
+        unchecked is checked again; a row that breaks a key refuses the file, naming it."""
+        for table in applier.unchecked.values():
+            try:
+                applier.sql(self.recheck_sql.format(table=self.qualified(table)))
+            except Exception as exc:  # noqa: BLE001 - sorted here: a broken key names its table
+                if not self.driver_error(exc) or self.lost(exc):
+                    raise
+                raise DataError(f"applying to {self.type_name} table {table.qualified}: a foreign key refuses "
+                                f"its rows after this file: {first_line(exc)}") from None
+        applier.unchecked.clear()
 
     def before_upsert(self, applier: "KitApplier", table: Table) -> None:
         """Inside the file's transaction, before the MERGE that inserts (SQL Server
@@ -395,6 +451,7 @@ class KitApplier(SqlApplier):
         self._found = {applied: find_applied, lease: find_lease}
         self._shadows: dict[str, statements.Shadowed] = {}
         self._fresh: set[str] = set()     # shadows created in the open transaction
+        self.unchecked: dict[str, Table] = {}   # tables written with their checks off, this file
         self._statements: dict[tuple, str] = {}
         self.create_metadata()
 
@@ -413,6 +470,14 @@ class KitApplier(SqlApplier):
     def create_metadata(self) -> None:
         self.db.create_meta_schema(self)
         super().create_metadata()
+
+    def begin_file(self) -> None:
+        self.unchecked.clear()
+        if self.db.begin_file_sql:
+            self.sql(self.db.begin_file_sql)
+
+    def end_file(self) -> None:
+        self.db.end_file(self)
 
     def create_table(self, name: str, columns: str) -> None:
         """Not every dialect has ``CREATE TABLE IF NOT EXISTS``: ask the catalog first."""
@@ -472,6 +537,7 @@ class KitApplier(SqlApplier):
     def apply_batch(self, batch: TableBatch) -> None:
         t = batch.table
         s = self.shadow(t)
+        self.db.before_batch(self, t)
         self.sql(f"DELETE FROM {self.db.shadow_ref(s)}")
         self.load(s, batch)
         if batch.count("D"):

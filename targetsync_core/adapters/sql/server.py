@@ -168,9 +168,9 @@ def apply_error(db: "ServerDatabase", exc: Exception, batch, driver_error: type)
     if db.lost(exc):
         return ConnectError(f"lost the connection to {db.where()}: {first_line(exc)}")
     if isinstance(exc, (driver_error, ValueError, TypeError)):
-        what = f"table {batch.table.qualified}" if batch is not None else db.where()
+        what = f"{db.type_name} table {batch.table.qualified}" if batch is not None else db.where()
         kind = ConfigError if denied(exc) else DataError   # a missing privilege: retrying cannot help
-        return kind(f"applying to {db.type_name} {what}: {first_line(exc)}")
+        return kind(f"applying to {what}: {first_line(exc)}")
     return exc
 
 

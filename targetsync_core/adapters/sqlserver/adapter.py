@@ -24,12 +24,18 @@ from targetsync_core.adapters.sqlserver.types import (BINARY_COLLATION, REFLECTE
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 
-log = logging.getLogger(__name__)
-
 DEFAULT_DRIVER = "ODBC Driver 18 for SQL Server"
 PACKET_SIZE = 32767
 UTF8_BINARY = "Latin1_General_100_BIN2_UTF8"
 STRING_KINDS = (Kind.CHAR, Kind.VARCHAR, Kind.TEXT)
+#: the foreign keys touching a schema, one row per column pair in key order
+REFERENCES = """SELECT fk.name, s1.name + '.' + t1.name, c1.name, s2.name + '.' + t2.name, c2.name, 0
+FROM sys.foreign_key_columns k JOIN sys.foreign_keys fk ON fk.object_id = k.constraint_object_id
+JOIN sys.tables t1 ON t1.object_id = k.parent_object_id JOIN sys.schemas s1 ON s1.schema_id = t1.schema_id
+JOIN sys.columns c1 ON c1.object_id = k.parent_object_id AND c1.column_id = k.parent_column_id
+JOIN sys.tables t2 ON t2.object_id = k.referenced_object_id JOIN sys.schemas s2 ON s2.schema_id = t2.schema_id
+JOIN sys.columns c2 ON c2.object_id = k.referenced_object_id AND c2.column_id = k.referenced_column_id
+WHERE s1.name = ? OR s2.name = ? ORDER BY s1.name, t1.name, fk.name, k.constraint_column_id"""
 
 
 def _braced(value: str) -> str:
@@ -52,6 +58,12 @@ class SqlServerDatabase(KitDatabase):
     lease_hint = " WITH (UPDLOCK, HOLDLOCK)"
     for_update = ""
     unwritable = {"TIMESTAMP": "a rowversion", "ROWVERSION": "a rowversion"}
+    create_temporary = "CREATE TABLE"   # of a name with one '#' (two: a global table)
+    # no deferred checks: a table in a foreign-key cycle is written unchecked, then every
+    # row of it checked again (and its keys trusted) before the commit
+    references_sql = REFERENCES
+    uncheck_sql = "ALTER TABLE {table} NOCHECK CONSTRAINT ALL"
+    recheck_sql = "ALTER TABLE {table} WITH CHECK CHECK CONSTRAINT ALL"
     driver_module = "pyodbc"
     driver_hint = ("pyodbc and the system's ODBC libraries: pip install 'targetsync[sqlserver]', apt-get install "
                    "unixodbc, and an ODBC driver (Microsoft's msodbcsql18, or FreeTDS's tdsodbc)")
@@ -66,8 +78,7 @@ class SqlServerDatabase(KitDatabase):
 
     def __init__(self, dsn, type_name: str):
         super().__init__(dsn, type_name)
-        self._identity_cols: dict[str, list[str]] = {}
-        self._probe = threading.Lock()
+        self._identity_cols, self._probe = {}, threading.Lock()
 
     def connection_string(self) -> str:
         """The DSN's parts, then its query parameters as keywords; a value holding ``;`` or
@@ -101,10 +112,10 @@ class SqlServerDatabase(KitDatabase):
                     "WHERE name = DB_NAME()").fetchone()
                 self._isolation = (bool(row and row[0] == 1), bool(row and row[1]))
                 if not any(self._isolation):
-                    log.warning("%s allows neither SNAPSHOT isolation nor READ_COMMITTED_SNAPSHOT: windows are "
-                                "read under locking READ COMMITTED, where a row a concurrent transaction moves "
-                                "can be missed or seen twice (the next run repairs it); ALTER DATABASE … SET "
-                                "ALLOW_SNAPSHOT_ISOLATION ON makes every window one snapshot", self.where())
+                    logging.getLogger(__name__).warning(
+                        "%s allows neither SNAPSHOT isolation nor READ_COMMITTED_SNAPSHOT: windows are read under "
+                        "locking READ COMMITTED (a row a concurrent transaction moves may be missed or seen twice; "
+                        "the next run repairs it); ALTER DATABASE … SET ALLOW_SNAPSHOT_ISOLATION ON", self.where())
         if self._isolation[0] and conn.autocommit:
             conn.cursor().execute("SET TRANSACTION ISOLATION LEVEL SNAPSHOT")
 
@@ -140,11 +151,6 @@ class SqlServerDatabase(KitDatabase):
     def sqla_type(cls, col: Column, is_key: bool):
         return declared(col, is_key)
 
-    def create_shadow_sql(self, name: str, columns: str) -> str:
-        """One ``#``: the session's own temporary table (two: a global one)."""
-        return f"CREATE TABLE {self.quote(name)} ({self.quote('__op')} CHAR(1), " \
-               f"{self.quote('__grp')} INT, {columns})"
-
     def shadow_name(self, table: Table, n: int) -> str:
         return "#" + super().shadow_name(table, n)
 
@@ -165,13 +171,9 @@ class SqlServerDatabase(KitDatabase):
             self._identity_cols[table.qualified] = cols
         return cols
 
-    def before_upsert(self, applier, table: Table) -> None:
+    def before_upsert(self, applier, table: Table, on: str = "ON") -> None:
         if self.identity_columns(applier, table):
-            applier.sql(f"SET IDENTITY_INSERT {self.qualified(table)} ON")
+            applier.sql(f"SET IDENTITY_INSERT {self.qualified(table)} {on}")
 
     def after_upsert(self, applier, table: Table) -> None:
-        if self.identity_columns(applier, table):
-            applier.sql(f"SET IDENTITY_INSERT {self.qualified(table)} OFF")
-
-
-__all__ = ["SqlServerDatabase"]
+        self.before_upsert(applier, table, "OFF")
