@@ -98,3 +98,69 @@ def pyodbc_module():
     except ImportError as exc:
         unreachable("pyodbc (unixODBC)", exc)
     return pyodbc
+
+
+MONGODB_URL = os.environ.get("TARGETSYNC_TEST_MONGODB_DSN", "")
+_mongod: dict = {}
+
+
+def mongodb_server() -> str:
+    """A MongoDB server for this test session: ``TARGETSYNC_TEST_MONGODB_DSN`` (a replica
+    set) or, by default, secantusdb started here on a free port with storage of its own
+    (a single-node replica set with transactions), stopped by PID when the session ends;
+    returns ``mongodb://host:port``."""
+    if MONGODB_URL:
+        return MONGODB_URL.rstrip("/")
+    if "url" in _mongod:
+        return _mongod["url"]
+    import atexit
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = tempfile.mkdtemp(prefix="ts-secantus-")
+    proc = subprocess.Popen([sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
+                             "--storage-path", store, "--log-level", "WARNING"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def stop():
+        proc.kill()
+        proc.wait(10)
+        shutil.rmtree(store, ignore_errors=True)
+    atexit.register(stop)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            unreachable("secantusdb", RuntimeError(f"exited {proc.returncode}: {proc.stderr.read()[-500:]}"))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                _mongod["url"] = f"mongodb://127.0.0.1:{port}"
+                return _mongod["url"]
+        except OSError:
+            time.sleep(0.2)
+    unreachable("secantusdb", TimeoutError(f"nothing listens on port {port} after 30 s"))
+
+
+@contextlib.contextmanager
+def mongodb_database():
+    """A database of its own on the test MongoDB server, dropped afterwards."""
+    try:
+        import pymongo
+        url = mongodb_server()
+        client = pymongo.MongoClient(url + "/?directConnection=true", serverSelectionTimeoutMS=10_000)
+        client.admin.command("ping")
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        unreachable("MongoDB", exc)
+    name = "ts_" + uuid.uuid4().hex[:12]
+    try:
+        yield ServerDb("mongodb", f"{url}/{name}?directConnection=true", name, name)
+    finally:
+        for db in client.list_database_names():
+            if db.startswith(name):
+                client.drop_database(db)
+        client.close()

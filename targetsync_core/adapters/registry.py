@@ -18,6 +18,7 @@ ADAPTERS: dict[str, str] = {
     "mariadb": "targetsync_core.adapters.mariadb:MariadbDatabase",
     "sqlserver": "targetsync_core.adapters.sqlserver:SqlServerDatabase",
     "oracle": "targetsync_core.adapters.oracle:OracleDatabase",
+    "mongodb": "targetsync_core.adapters.mongodb:MongoDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

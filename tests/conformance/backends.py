@@ -21,7 +21,7 @@ from targetsync_core.adapters.sqlite.types import to_storage
 from targetsync_core.dsn import parse_dsn
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.servers import mariadb_database, postgres_database
+from tests.servers import mariadb_database, mongodb_database, postgres_database
 
 UTC = dt.timezone.utc
 
@@ -59,7 +59,7 @@ class Backend:
 
     # -- raw access --
     def execute(self, sql: str) -> None:
-        if self.kind == "kit":
+        if self.kind in ("kit", "mongodb"):
             self.db.execute_script(sql)
         elif self.kind == "sqlite":
             conn = sqlite3.connect(self.path)
@@ -96,6 +96,8 @@ class Backend:
             return
         if self.kind == "kit":
             return self._kit_insert(table, rows)
+        if self.kind == "mongodb":
+            return self._mongo_insert(table, rows)
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
         if self.kind == "sqlite":
             store = [to_storage(c) for c in table.columns]
@@ -134,6 +136,29 @@ class Backend:
         conn.commit()
         conn.close()
 
+    def _mongo(self, table: Table):
+        import pymongo
+        d = parse_dsn(self.url)
+        return pymongo.MongoClient(f"mongodb://{d.host}:{d.port}/?directConnection=true")[table.schema][table.name]
+
+    def _mongo_insert(self, table: Table, rows: list[tuple]) -> None:
+        """Documents as the adapter lays them out (``_id`` and one field a column)."""
+        db = self.db
+        docs = [{"_id": db.key_id(table, tuple(r[p] for p in table.key_positions)),
+                 **{c.name: db.to_bson(c, v) for c, v in zip(table.columns, r)}} for r in rows]
+        coll = self._mongo(table)
+        coll.insert_many(docs)
+        coll.database.client.close()
+
+    def _mongo_read(self, table: Table) -> list[tuple]:
+        """Every document's fields in column order, as pymongo returns them: a date as the
+        datetime of its midnight, a decimal as Decimal128, JSON as a document."""
+        coll = self._mongo(table)
+        live = self.db.shape(table.schema, table.name)   # JSON kept as a document, or as text
+        raw = [tuple(_from_document(c, d.get(c.name)) for c in live.columns) for d in coll.find()]
+        coll.database.client.close()
+        return raw
+
     def _kit_read(self, table: Table) -> list[tuple]:
         db = self.db
         conn = db.connect()
@@ -143,13 +168,15 @@ class Backend:
         conn.close()
         return raw
 
-    def read(self, table: Table, empty_is_null: bool = False) -> list[tuple]:
+    def read(self, table: Table, empty_is_null: bool = False, millis: bool = False) -> list[tuple]:
         """Every row, canonicalised by the test's own rules, sorted by key in Python;
         ``empty_is_null``: as a target that stores an empty string or bytes as NULL would
-        hold them."""
+        hold them; ``millis``: timestamps cut to the millisecond, as MongoDB holds them."""
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
         if self.kind == "kit":
             raw = self._kit_read(table)
+        elif self.kind == "mongodb":
+            raw = self._mongo_read(table)
         elif self.kind == "sqlite":
             conn = sqlite3.connect(self.path)
             raw = conn.execute(f'SELECT {cols} FROM "{table.name}"').fetchall()
@@ -170,8 +197,23 @@ class Backend:
                 conn.execute("SET TimeZone = 'UTC'")
                 raw = conn.execute(f'SELECT {cols} FROM "{table.schema}"."{table.name}"').fetchall()
         rows = [tuple(canon(c, v) for c, v in zip(table.columns, r)) for r in as_held(raw, empty_is_null)]
+        if millis:
+            rows = [tuple(v.replace(microsecond=v.microsecond // 1000 * 1000) if isinstance(v, dt.datetime) else v
+                          for v in r) for r in rows]
         kp = table.key_positions
         return sorted(rows, key=lambda r: tuple(r[p] for p in kp))
+
+
+def _from_document(col: Column, v):
+    if v is None:
+        return None
+    if hasattr(v, "to_decimal"):
+        return v.to_decimal()
+    if col.kind in (Kind.DECIMAL, Kind.UINT64) and isinstance(v, str):
+        return Decimal(v)
+    if col.kind is Kind.JSON:   # an embedded document
+        return json.dumps(v)
+    return v
 
 
 def canon(col: Column, v):
@@ -269,8 +311,17 @@ def oracle_backend(tmp: Path, name: str):
             yield Backend("kit", "oracle", url, "app")
 
 
+@contextlib.contextmanager
+def mongodb_backend(tmp: Path, name: str):
+    """MongoDB (secantusdb unless TARGETSYNC_TEST_MONGODB_DSN names a server): a database
+    of its own, which both keeps the bookkeeping and holds the tables (schema = database)."""
+    with mongodb_database() as db:
+        yield Backend("mongodb", "mongodb", db.url, db.schema)
+
+
 BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend, "mariadb": mariadb_backend,
-            "mysql": mysql_mode_backend, "sqlserver": sqlserver_backend, "oracle": oracle_backend}
+            "mysql": mysql_mode_backend, "sqlserver": sqlserver_backend, "oracle": oracle_backend,
+            "mongodb": mongodb_backend}
 
 
 def write_configs(d: Path, src: Backend, tgt: Backend, names: list[str], window_size: int = 50,

@@ -24,7 +24,8 @@ from tests.conformance.backends import BACKENDS, Limits, joint_limits, write_con
 from tests.helpers import VALUE_COLUMNS, random_value
 
 KINDS = list(BACKENDS)
-PAIRS = [(s, t) for s in KINDS for t in KINDS]
+SOURCES = [k for k in KINDS if k != "mongodb"]   # a target only
+PAIRS = [(s, t) for s in SOURCES for t in KINDS]
 
 STRING_KEYS = ["a", "A", "b", "B", "a-b", "a b", "a ", "a  ", " a", "ab", "Ab", "aB", "é", "É", "ß", "ss",
                "日本", "😀", "z", "Z", "-", "--", "0", "9", "a\tb", "mañana", "Ωmega", "ωmega"]
@@ -180,7 +181,7 @@ def non_c_collation(side) -> None:
 
 def assert_same(src, tgt, src_tables, tgt_tables):
     for s, t in zip(src_tables, tgt_tables):
-        a, b = src.read(s, tgt.limits.empty_is_null), tgt.read(t)
+        a, b = src.read(s, tgt.limits.empty_is_null, millis=tgt.kind == "mongodb"), tgt.read(t)
         assert len(a) == len(b), f"{s.name}: {len(a)} source rows, {len(b)} target rows"
         for x, y in zip(a, b):
             assert x == y, f"{s.name}: source {x} != target {y}"

@@ -16,10 +16,15 @@ def test_sql_server_and_oracle_serve_both_roles(name, role, key):
 
 
 def test_a_planned_type_is_refused_naming_the_key():
-    with pytest.raises(ConfigError, match="targetType=mongodb: this build has no mongodb adapter yet"):
-        adapter_class("mongodb", "targetType", "target")
+    with pytest.raises(ConfigError, match="targetType=spanner: this build has no spanner adapter yet"):
+        adapter_class("spanner", "targetType", "target")
 
 
-def test_a_target_only_type_is_no_source():
-    with pytest.raises(ConfigError, match="sourceType=snowflake is not a source type"):
-        adapter_class("snowflake", "sourceType", "source")
+@pytest.mark.parametrize("name", ["snowflake", "mongodb"])
+def test_a_target_only_type_is_no_source(name):
+    with pytest.raises(ConfigError, match=f"sourceType={name} is not a source type"):
+        adapter_class(name, "sourceType", "source")
+
+
+def test_mongodb_serves_targets():
+    assert adapter_class("mongodb", "targetType", "target").capabilities.name == "mongodb"
