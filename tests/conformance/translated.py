@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections import deque
 import re
 import uuid
 from dataclasses import replace
@@ -367,7 +368,8 @@ class Translated:
     native types (what its generated DDL declares; SQLAlchemy's reflection of the real
     server is not part of this tier)."""
 
-    sent: list[str] = []
+    #: the statements sent lately (bounded: a suite sends hundreds of thousands)
+    sent: deque = deque(maxlen=20_000)
 
     def connect(self, autocommit: bool = True):
         import psycopg

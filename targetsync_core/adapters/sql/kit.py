@@ -13,11 +13,10 @@ A kit adapter declares, as class attributes:
 * ``capabilities`` and ``identity_kinds`` (the kinds its driver already returns as the
   canonical Python value); ``to_driver`` (kind → how a canonical value is bound).
 
-and overrides only where it differs: ``connect`` (the driver's connection), ``key_expr``
-and ``key_param`` (how a key column is ordered in binary code-point order and how a bound
-is passed for it), ``begin_read`` (the isolation a window is read in), ``lost`` and
-``denied`` (driver errors sorted at the boundary into lost connection / missing
-privilege / bad data). Everything else (keyset windows, bounds, streamed reads, the
+and overrides only where it differs: ``connect`` (the driver's connection, with the
+session's isolation), ``key_expr`` and ``key_param`` (how a key column is ordered in
+binary code-point order and how a bound is passed for it); its driver errors are sorted
+at the boundary from its marks (``login_refused``, ``denied_marks``, ``lost_marks``). Everything else (keyset windows, bounds, streamed reads, the
 shadow, the bulk load, the MERGE statements, the applied-file record and the lease) is
 here once.
 """
@@ -139,13 +138,6 @@ class KitDatabase(ServerDatabase):
         """How a column is selected, so that the driver returns its canonical value."""
         return self.quote(col.name)
 
-    def begin_read(self, cur) -> None:
-        """Before a window's one statement: the isolation it reads in (default: the
-        session's; one statement sees one snapshot on an MVCC server)."""
-
-    def end_read(self, conn) -> None:
-        """After a window's statement (a transaction :meth:`begin_read` opened ends)."""
-
     def bind(self, kind: Kind, value):
         if value is None:
             return None
@@ -211,10 +203,8 @@ class KitDatabase(ServerDatabase):
         with self.borrow() as conn:
             cur = conn.cursor()
             try:
-                self.begin_read(cur)
                 cur.execute(sql, params) if params else cur.execute(sql)
                 yield from converted_rows(cur, convert, FETCH_ROWS)
-                self.end_read(conn)
             except ValueError as exc:
                 raise DataError(f"reading {self.type_name} {exc}") from None
             except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
