@@ -17,6 +17,7 @@ from targetsync_core.adapters.registry import adapter_class, open_database
 from targetsync_core.config import Config, read_table_list
 from targetsync_core.dsn import read_dsn_file
 from targetsync_core.emit.emitter import EmitSettings, EmitSummary, Emitter, prepare_pairs
+from targetsync_core.emit.unordered import SortSettings
 from targetsync_core.errors import ConfigError, SchemaMismatch
 from targetsync_core.load.loader import LoadSettings, LoadSummary, Loader
 from targetsync_core.model import skt
@@ -41,7 +42,10 @@ def emit_settings(cfg: Config, write: bool) -> EmitSettings:
         file_target_bytes=max(1, int(cfg["emitFileTargetMB"] * 1024 * 1024)),
         output_dir=cfg["emitOutputDirectory"] if write else None,
         checkpoint_dir=cfg.get("checkpointDir") if write else None,
-        resume=bool(cfg.get("resume")) and write, float_tolerance=float(cfg.get("floatTolerance") or 0.0))
+        resume=bool(cfg.get("resume")) and write, float_tolerance=float(cfg.get("floatTolerance") or 0.0),
+        sorting=SortSettings(pk_hash=bool(cfg["cassandraPKHashValidation"]),
+                             pk_hash_mem_rows=int(cfg["cassandraPKHashMemRows"]),
+                             sort_mem_rows=int(cfg["cassandraSortMemRows"])))
 
 
 # ---- over databases and tables ------------------------------------------------------------

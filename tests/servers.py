@@ -164,3 +164,33 @@ def mongodb_database():
             if db.startswith(name):
                 client.drop_database(db)
         client.close()
+
+
+@contextlib.contextmanager
+def cassandra_keyspace():
+    """A keyspace of its own: on the cluster TARGETSYNC_TEST_CASSANDRA_DSN names, through
+    the real driver, else on the test double (``tests/conformance/cassandra_double``),
+    which the adapter then reaches through the registry's override. Yields (DSN, keyspace)."""
+    name = "ts_" + uuid.uuid4().hex[:12]
+    real = os.environ.get("TARGETSYNC_TEST_CASSANDRA_DSN")
+    saved = {k: os.environ.get(k) for k in ("TARGETSYNC_CASSANDRA_DOUBLE", "TARGETSYNC_ADAPTER_CASSANDRA")}
+    root = None
+    if real:
+        url = real
+    else:
+        import tempfile
+        root = tempfile.mkdtemp(prefix="targetsync-cassandra-double-")
+        os.environ["TARGETSYNC_CASSANDRA_DOUBLE"] = root
+        os.environ["TARGETSYNC_ADAPTER_CASSANDRA"] = "tests.conformance.cassandra_double:DoubledCassandra"
+        url = "cassandra://double:9042/"
+    try:
+        yield url, name
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if root is not None:
+            import shutil
+            shutil.rmtree(root, ignore_errors=True)

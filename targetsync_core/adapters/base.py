@@ -41,6 +41,10 @@ class Capabilities:
     #: an empty string or byte string is stored as NULL (Oracle): a source ``''`` equals
     #: a target NULL there, and cannot be a key
     empty_is_null: bool = False
+    #: reads a table in primary-key order (:meth:`Database.read_window`); False where it
+    #: cannot (Cassandra): the emitter scans it (:meth:`Database.scan`) and sorts it on
+    #: disk (``emit.unordered``)
+    ordered_reads: bool = True
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,16 @@ class Database(abc.ABC):
     def read_window(self, table: Table, window: Window) -> Iterator[tuple]:
         """Full rows (``.skt`` column order, canonical values) inside ``window``, ascending
         by key, read from one consistent snapshot."""
+
+    def scan(self, table: Table, threads: int = 1) -> Iterator[tuple]:
+        """Every row of ``table`` (full rows, canonical values) in any order, read on up to
+        ``threads`` threads: how a source without :attr:`Capabilities.ordered_reads` is read."""
+        raise NotImplementedError
+
+    def fetch(self, table: Table, keys: list[tuple]) -> Iterator[tuple]:
+        """The rows of ``table`` whose keys are among ``keys``, in any order; a key with no
+        row is left out (sources without :attr:`Capabilities.ordered_reads`)."""
+        raise NotImplementedError
 
     def line_formats(self, table: Table) -> tuple[str, ...]:
         """How :meth:`read_window_text` can render ``table``'s rows, preferred first: the

@@ -19,6 +19,7 @@ ADAPTERS: dict[str, str] = {
     "sqlserver": "targetsync_core.adapters.sqlserver:SqlServerDatabase",
     "oracle": "targetsync_core.adapters.oracle:OracleDatabase",
     "mongodb": "targetsync_core.adapters.mongodb:MongoDatabase",
+    "cassandra": "targetsync_core.adapters.cassandra:CassandraDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.
@@ -30,6 +31,9 @@ TARGETS = {"postgres", "tigerdata", "mysql", "mariadb", "singlestore", "sqlserve
 def check_type(key: str, name: str, role: str) -> None:
     """Refuse a ``sourceType``/``targetType`` this build cannot serve, naming the key."""
     known = SOURCES if role == "source" else TARGETS
+    if role == "target" and name in SOURCES - TARGETS:
+        raise ConfigError(f"{key}={name}: {name} is a source only (targetsync reads it and cannot apply "
+                          f"changes to it); choose a target of {', '.join(sorted(TARGETS))}")
     if name not in known:
         raise ConfigError(f"{key}={name} is not a {role} type; choose one of {', '.join(sorted(known))}")
     if name not in ADAPTERS:

@@ -35,6 +35,7 @@ from targetsync_core.diff.merge import Counts, diff_lines, diff_rows
 from targetsync_core.diff.windows import ProbePolicy, Window, windows
 from targetsync_core.emit import files as F
 from targetsync_core.emit import plan as P
+from targetsync_core.emit.unordered import SortedReads, SortSettings
 from targetsync_core.errors import ConfigError, OutputError, SchemaMismatch, TargetSyncError
 from targetsync_core.model import graph
 from targetsync_core.model.graph import ALL, DELETES, UPSERTS
@@ -55,6 +56,8 @@ class EmitSettings:
     #: publish at every window end, so each finished window is durable on its own (the
     #: Dagster layer checkpoints per window); otherwise files fill up to the target size
     publish_every_window: bool = False
+    #: how a source that cannot read in key order is sorted (``emit.unordered``)
+    sorting: SortSettings = SortSettings()
 
 
 @dataclass(frozen=True)
@@ -291,6 +294,9 @@ class Emitter:
         self._deletes_seen: dict[int, int] = {}
         #: the index of each pair's last window, and of the last pair of each group
         self._last_window: dict[int, int] = {}
+        #: a source read in no key order (Cassandra): its tables sorted on disk
+        self._sorted = (None if source.capabilities.ordered_reads
+                        else SortedReads(source, settings.sorting, settings.window_size, settings.max_threads))
 
     def cancel(self) -> None:
         """Stop after the windows already running (``sync`` calls it when the loader fails)."""
@@ -315,7 +321,9 @@ class Emitter:
             raise
 
     def close(self) -> None:
-        """Release the emit directory (``run`` does it when it ends)."""
+        """Release the emit directory and the sorted scans (``run`` does it when it ends)."""
+        if self._sorted is not None:
+            self._sorted.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -423,7 +431,8 @@ class Emitter:
                 return saved
         bounds = self._cut.get(pair.slot)
         if bounds is None:
-            bounds = self._cut[pair.slot] = self.source.window_bounds(pair.source, size)
+            bounds = self._cut[pair.slot] = (self._sorted.bounds(pair) if self._sorted is not None
+                                             else self.source.window_bounds(pair.source, size))
         if cp and self.s.output_dir is not None:
             P.save(cp, pair.index, pair.codec.name, size, pair.codec, bounds)
         return bounds
@@ -450,7 +459,9 @@ class Emitter:
 
     def _diff(self, pair: TablePair, window: Window) -> tuple[Counts, Path | None]:
         counts = Counts()
-        if self._unchanged(pair, window, counts):
+        if self._sorted is not None:
+            changes = self._sorted.diff(pair, window, self.target, counts)
+        elif self._unchanged(pair, window, counts):
             changes = iter(())
         elif (blocked := self._by_blocks(pair, window, counts)) is not None:
             changes = blocked

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from targetsync_core.adapters.registry import adapter_class
+from targetsync_core.adapters.registry import TARGETS, adapter_class
 from targetsync_core.adapters.sqlite.types import to_storage
 from targetsync_core.dsn import parse_dsn
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.servers import mariadb_database, mongodb_database, postgres_database
+from tests.servers import cassandra_keyspace, mariadb_database, mongodb_database, postgres_database
 
 UTC = dt.timezone.utc
 
@@ -36,6 +36,9 @@ class Limits:
     folds_case: bool = False
     pad_space: bool = False          # keys differing only by trailing spaces collide
     empty_is_null: bool = False      # '' is stored as NULL (no empty key; '' reads back NULL)
+    #: the DataStax driver writes a timestamp's milliseconds through a float, which rounds
+    #: the last instants of 9999 into year 10000, a value it then cannot read back
+    max_year: int = 9999
 
 
 @dataclass
@@ -47,15 +50,19 @@ class Backend:
     path: Path | None = None
 
     @property
+    def role(self) -> str:
+        return "target" if self.type_name in TARGETS else "source"
+
+    @property
     def db(self):
-        return adapter_class(self.type_name, "type", "target").from_dsn(self.type_name, parse_dsn(self.url))
+        return adapter_class(self.type_name, "type", self.role).from_dsn(self.type_name, parse_dsn(self.url))
 
     @property
     def limits(self) -> Limits:
         """What the adapter declares it can hold: the suite asks capabilities, not names."""
-        caps = adapter_class(self.type_name, "type", "target").capabilities
+        caps = adapter_class(self.type_name, "type", self.role).capabilities
         return Limits(caps.max_integer, caps.nonfinite_floats, pad_space=caps.pads_key_spaces,
-                      empty_is_null=caps.empty_is_null)
+                      empty_is_null=caps.empty_is_null, max_year=9998 if self.kind == "cassandra" else 9999)
 
     # -- raw access --
     def execute(self, sql: str) -> None:
@@ -88,6 +95,8 @@ class Backend:
         return conn
 
     def create(self, tables: list[Table]) -> None:
+        if self.kind == "cassandra":
+            return cassandra_create(self, tables)
         ddl = type(self.db).generate_ddl(tables)
         self.execute(ddl["c.sql"] + ddl["i.sql"])
 
@@ -98,6 +107,8 @@ class Backend:
             return self._kit_insert(table, rows)
         if self.kind == "mongodb":
             return self._mongo_insert(table, rows)
+        if self.kind == "cassandra":
+            return cassandra_insert(self, table, rows)
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
         if self.kind == "sqlite":
             store = [to_storage(c) for c in table.columns]
@@ -155,7 +166,8 @@ class Backend:
         datetime of its midnight, a decimal as Decimal128, JSON as a document."""
         coll = self._mongo(table)
         live = self.db.shape(table.schema, table.name)   # JSON kept as a document, or as text
-        raw = [tuple(_from_document(c, d.get(c.name)) for c in live.columns) for d in coll.find()]
+        held = [next(x for x in live.columns if x.name == c.name) for c in table.columns]
+        raw = [tuple(_from_document(c, d.get(c.name)) for c in held) for d in coll.find()]
         coll.database.client.close()
         return raw
 
@@ -177,6 +189,8 @@ class Backend:
             raw = self._kit_read(table)
         elif self.kind == "mongodb":
             raw = self._mongo_read(table)
+        elif self.kind == "cassandra":
+            raw = cassandra_read(self, table)
         elif self.kind == "sqlite":
             conn = sqlite3.connect(self.path)
             raw = conn.execute(f'SELECT {cols} FROM "{table.name}"').fetchall()
@@ -319,9 +333,85 @@ def mongodb_backend(tmp: Path, name: str):
         yield Backend("mongodb", "mongodb", db.url, db.schema)
 
 
+#: the CQL type the suite's source tables use for each canonical kind
+CQL = {Kind.BOOLEAN: "boolean", Kind.INT16: "smallint", Kind.INT32: "int", Kind.INT64: "bigint",
+       Kind.UINT16: "int", Kind.UINT32: "bigint", Kind.UINT64: "varint", Kind.DECIMAL: "decimal",
+       Kind.FLOAT32: "float", Kind.FLOAT64: "double", Kind.CHAR: "text", Kind.VARCHAR: "text", Kind.TEXT: "text",
+       Kind.BINARY: "blob", Kind.VARBINARY: "blob", Kind.BLOB: "blob", Kind.DATE: "date", Kind.TIME: "time",
+       Kind.TIMESTAMP: "timestamp", Kind.TIMESTAMPTZ: "timestamp", Kind.UUID: "uuid", Kind.JSON: "text"}
+
+
+def cql_of(c: Column) -> str:
+    return "varint" if c.kind is Kind.DECIMAL and c.scale == 0 else CQL[c.kind]
+
+
+def cql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _session(b: Backend):
+    """The driver session of ``b``'s own adapter (one a backend, closed with it)."""
+    if "_db" not in b.__dict__:
+        b.__dict__["_db"] = b.db
+    return b.__dict__["_db"].session()
+
+
+def cassandra_create(b: Backend, tables: list[Table], types: dict | None = None) -> None:
+    """Tables in CQL: the first key column is the partition key, the others clustering
+    columns; ``types`` (column name → CQL type) overrides :data:`CQL`."""
+    session = _session(b)
+    for t in tables:
+        cols = ", ".join(f"{cql_name(c.name)} {(types or {}).get(c.name) or cql_of(c)}" for c in t.columns)
+        part, *clustering = t.primary_key
+        key = ", ".join([f"({cql_name(part)})", *map(cql_name, clustering)])
+        session.execute(f"CREATE TABLE {cql_name(t.schema)}.{cql_name(t.name)} ({cols}, PRIMARY KEY ({key}))")
+
+
+def cassandra_insert(b: Backend, table: Table, rows: list[tuple]) -> None:
+    session = _session(b)
+    cols = ", ".join(cql_name(c.name) for c in table.columns)
+    stmt = session.prepare(f"INSERT INTO {cql_name(table.schema)}.{cql_name(table.name)} ({cols}) VALUES "
+                           f"({', '.join('?' * len(table.columns))})")
+    for r in rows:
+        session.execute(stmt, tuple(int(v) if cql_of(c) == "varint" and v is not None else v
+                                    for c, v in zip(table.columns, r)))
+
+
+def cassandra_read(b: Backend, table: Table) -> list[tuple]:
+    """Every row as the driver returns it, its ``Date`` and ``Time`` as Python's."""
+    session = _session(b)
+    cols = ", ".join(cql_name(c.name) for c in table.columns)
+    rows = session.execute(f"SELECT {cols} FROM {cql_name(table.schema)}.{cql_name(table.name)}")
+
+    def plain(v):
+        if hasattr(v, "nanosecond_time"):
+            ns = v.nanosecond_time
+            return dt.time(ns // 3_600_000_000_000, ns // 60_000_000_000 % 60, ns // 10**9 % 60, ns // 1000 % 10**6)
+        if isinstance(v, dt.datetime):   # whole milliseconds, which the driver's float blurs
+            return v.replace(microsecond=0) + dt.timedelta(milliseconds=round(v.microsecond / 1000))
+        return v.date() if type(v).__name__ == "Date" else v
+    return [tuple(map(plain, r)) for r in rows]
+
+
+@contextlib.contextmanager
+def cassandra_backend(tmp: Path, name: str):
+    """Cassandra, a source only: the test double behind the driver's API, or the cluster
+    TARGETSYNC_TEST_CASSANDRA_DSN names; a keyspace of its own, dropped afterwards."""
+    with cassandra_keyspace() as (url, keyspace):
+        b = Backend("cassandra", "cassandra", url, keyspace)
+        session = _session(b)
+        session.execute(f"CREATE KEYSPACE {cql_name(keyspace)} WITH replication = "
+                        "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+        try:
+            yield b
+        finally:
+            session.execute(f"DROP KEYSPACE IF EXISTS {cql_name(keyspace)}")
+            b.__dict__.pop("_db").close()
+
+
 BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend, "mariadb": mariadb_backend,
             "mysql": mysql_mode_backend, "sqlserver": sqlserver_backend, "oracle": oracle_backend,
-            "mongodb": mongodb_backend}
+            "mongodb": mongodb_backend, "cassandra": cassandra_backend}
 
 
 def write_configs(d: Path, src: Backend, tgt: Backend, names: list[str], window_size: int = 50,
@@ -344,7 +434,7 @@ def write_configs(d: Path, src: Backend, tgt: Backend, names: list[str], window_
 def joint_limits(a: Limits, b: Limits) -> Limits:
     return Limits(min(a.max_integer, b.max_integer), a.nonfinite_floats and b.nonfinite_floats,
                   max(a.min_year, b.min_year), a.folds_case or b.folds_case, a.pad_space or b.pad_space,
-                  a.empty_is_null or b.empty_is_null)
+                  a.empty_is_null or b.empty_is_null, min(a.max_year, b.max_year))
 
 
 def as_held(rows: list[tuple], empty_is_null: bool) -> list[tuple]:

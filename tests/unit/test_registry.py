@@ -28,3 +28,10 @@ def test_a_target_only_type_is_no_source(name):
 
 def test_mongodb_serves_targets():
     assert adapter_class("mongodb", "targetType", "target").capabilities.name == "mongodb"
+
+
+def test_cassandra_is_a_source_and_as_a_target_is_refused_naming_the_rule():
+    caps = adapter_class("cassandra", "sourceType", "source").capabilities
+    assert caps.name == "cassandra" and not caps.target and not caps.ordered_reads
+    with pytest.raises(ConfigError, match="targetType=cassandra: cassandra is a source only"):
+        adapter_class("cassandra", "targetType", "target")

@@ -553,7 +553,7 @@ class MysqlDatabase(ServerDatabase):
 
     @classmethod
     def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
-        return sqla.generate_ddl(tables, cls.dialect(), cls.sqla_type)
+        return sqla.generate_ddl([_key_budget(t) for t in tables], cls.dialect(), cls.sqla_type)
 
     def execute_script(self, sql: str) -> None:
         import pymysql
@@ -569,6 +569,22 @@ class MysqlDatabase(ServerDatabase):
 
     def open_applier(self) -> "MysqlApplier":
         return MysqlApplier(self.connect(autocommit=False, found_rows=True), self)
+
+
+def _key_budget(table: Table) -> Table:
+    """``table`` with each string key column of no length (TEXT: a Cassandra or
+    PostgreSQL key) given an equal share of InnoDB's key limit, so that a composite key of
+    several fits it (one alone gets :data:`MAX_KEY_CHARS`); a longer value is refused by
+    the server when applied, naming the table."""
+    from dataclasses import replace
+    share = MAX_KEY_CHARS // len(table.primary_key)
+    keys = set(table.primary_key)
+    unbounded = [c for c in table.columns if c.name in keys and c.kind in (Kind.VARCHAR, Kind.TEXT)
+                 and (c.length is None or c.length > MAX_KEY_CHARS)]
+    if len(table.primary_key) < 2 or not unbounded:
+        return table
+    return replace(table, columns=tuple(replace(c, kind=Kind.VARCHAR, length=share) if c in unbounded else c
+                                        for c in table.columns))
 
 
 def _password(d: Dsn) -> bytes:

@@ -98,7 +98,9 @@ def declared(col: Column, is_key: bool):
     if k is Kind.UINT64:
         return sa.NUMERIC(20, 0)
     if k is Kind.DECIMAL:
-        return sa.NUMERIC(col.precision, col.scale) if col.precision else sa.NUMERIC(38, 10)
+        # no precision (PostgreSQL's numeric, Cassandra's decimal): the widest, and whole
+        # numbers where the source says so (Cassandra's varint)
+        return sa.NUMERIC(col.precision, col.scale) if col.precision else sa.NUMERIC(38, 0 if col.scale == 0 else 10)
     collation = BINARY_COLLATION if is_key else None
     if k is Kind.CHAR:
         return sa.NCHAR(col.length or 1, collation=collation)
