@@ -61,6 +61,12 @@ class TargetSyncComponent(dg.Component, dg.Resolvable, dg.Model):
     max_threads: int = Field(default=4, description="windows diffed at once; tables at once in a run of several")
     emit_file_target_mb: float = Field(default=64.0, description="size a change file aims at (MB)")
     checkpoint_interval: float = Field(default=30.0, description="seconds between emit checkpoints")
+    cassandra_pk_hash_validation: bool = Field(default=True, description="Cassandra sources: the bounded "
+                                               "(key, row hash) diff for tables of a one-column key")
+    cassandra_pk_hash_mem_rows: int = Field(default=1_000_000, gt=0, description="Cassandra sources: (key, hash) "
+                                            "pairs in memory before spilling")
+    cassandra_sort_mem_rows: int = Field(default=1_000_000, gt=0, description="Cassandra sources: whole rows in "
+                                         "memory before spilling")
     schedule: Optional[str] = Field(default="0 2 * * *", description="cron (UTC) of the full sync; null: none")
     max_partitions_per_run: int = Field(default=25, description="tables a backfill run takes at once")
     description: str = Field(default="", description="what this sync is for, shown on its assets")
@@ -75,7 +81,10 @@ class TargetSyncComponent(dg.Component, dg.Resolvable, dg.Model):
             run_dir=RunDirectory(path=str(run_dir), table_file=str(table_file), schema_rename=self.schema_rename,
                                  window_size=self.window_size, max_threads=self.max_threads,
                                  emit_file_target_mb=self.emit_file_target_mb,
-                                 checkpoint_interval=self.checkpoint_interval),
+                                 checkpoint_interval=self.checkpoint_interval,
+                                 cassandra_pk_hash_validation=self.cassandra_pk_hash_validation,
+                                 cassandra_pk_hash_mem_rows=self.cassandra_pk_hash_mem_rows,
+                                 cassandra_sort_mem_rows=self.cassandra_sort_mem_rows),
             schedule=self.schedule, max_partitions_per_run=self.max_partitions_per_run,
             description=self.description, owners=tuple(self.owners), tags=dict(self.tags))
 

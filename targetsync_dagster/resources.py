@@ -17,6 +17,7 @@ from targetsync_core.adapters.registry import open_database
 from targetsync_core.config import read_table_list
 from targetsync_core.dsn import parse_dsn, read_dsn_file, remember_secret
 from targetsync_core.emit.emitter import EmitSettings
+from targetsync_core.emit.unordered import SortSettings
 from targetsync_core.errors import ConfigError
 
 
@@ -51,6 +52,17 @@ class RunDirectory(ConfigurableResource):
     emit_file_target_mb: float = Field(default=64.0, description="size a change file aims at (MB)")
     checkpoint_interval: float = Field(default=30.0, description="seconds between two emit checkpoints "
                                        "(each an observation of the table's partition)")
+    cassandra_pk_hash_validation: bool = Field(default=True, description="Cassandra sources: diff a table of a "
+                                               "one-column key as (key, row hash) pairs sorted on disk")
+    cassandra_pk_hash_mem_rows: int = Field(default=1_000_000, gt=0, description="Cassandra sources: (key, hash) "
+                                            "pairs held in memory before a sorted run spills to disk")
+    cassandra_sort_mem_rows: int = Field(default=1_000_000, gt=0, description="Cassandra sources: whole rows held "
+                                         "in memory before a sorted run spills to disk")
+
+    @property
+    def sorting(self) -> SortSettings:
+        return SortSettings(self.cassandra_pk_hash_validation, self.cassandra_pk_hash_mem_rows,
+                            self.cassandra_sort_mem_rows)
 
     @property
     def root(self) -> Path:
@@ -87,13 +99,14 @@ class RunDirectory(ConfigurableResource):
         return EmitSettings(window_size=self.window_size, max_threads=max_threads or self.max_threads,
                             file_target_bytes=max(1, int(self.emit_file_target_mb * 1024 * 1024)),
                             output_dir=d / "emit", checkpoint_dir=d / "checkpoint", resume=resume,
-                            publish_every_window=True)
+                            publish_every_window=True, sorting=self.sorting)
 
     def full_settings(self, resume: bool) -> EmitSettings:
         d = self.full_dir
         return EmitSettings(window_size=self.window_size, max_threads=self.max_threads,
                             file_target_bytes=max(1, int(self.emit_file_target_mb * 1024 * 1024)),
-                            output_dir=d / "emit", checkpoint_dir=d / "checkpoint", resume=resume)
+                            output_dir=d / "emit", checkpoint_dir=d / "checkpoint", resume=resume,
+                            sorting=self.sorting)
 
     def validate_settings(self) -> EmitSettings:
-        return EmitSettings(window_size=self.window_size, max_threads=self.max_threads)
+        return EmitSettings(window_size=self.window_size, max_threads=self.max_threads, sorting=self.sorting)

@@ -17,6 +17,7 @@ registry's ``TARGETSYNC_ADAPTER_CASSANDRA`` override points the CLI at
 """
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import re
@@ -31,6 +32,7 @@ from targetsync_core.adapters.cassandra import CassandraDatabase
 STORE = "TARGETSYNC_CASSANDRA_DOUBLE"
 MURMUR3 = "org.apache.cassandra.dht.Murmur3Partitioner"
 _lock = threading.Lock()
+_CACHE: dict = {}
 #: every statement executed, with its consistency level and page size (a test's record)
 LOG: list[tuple[str, object, object]] = []
 
@@ -96,8 +98,18 @@ class Keyspaces:
         self.root = root
 
     def _load(self, name: str, default):
+        """The file's value, unpickled again only when the file changed (every statement
+        reads; most read what the last one did)."""
         p = self.root / name
-        return pickle.loads(p.read_bytes()) if p.exists() else default
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            return default
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        hit = _CACHE.get(p)
+        if hit is None or hit[0] != stamp:
+            hit = _CACHE[p] = (stamp, pickle.loads(p.read_bytes()))
+        return copy.copy(hit[1])
 
     def _save(self, name: str, value) -> None:
         tmp = self.root / f"{name}.{os.getpid()}.tmp"
@@ -124,9 +136,17 @@ class Keyspaces:
         self._save("schema.pickle", schema)
 
 
-def _token(cols: list[dict], row: dict) -> int:
-    part = [row[c["name"]] for c in cols if c["kind"] == "partition_key"]
-    return murmur3(repr(part).encode())
+def _partition(cols: list[dict]) -> list[dict]:
+    return sorted((c for c in cols if c["kind"] == "partition_key"), key=lambda c: c["position"])
+
+
+def _token(cols: list[dict], values: list) -> int:
+    """The token of a partition key's values (as held)."""
+    return murmur3(repr(list(values)).encode())
+
+
+def _row_token(cols: list[dict], row: dict) -> int:
+    return _token(cols, [row[c["name"]] for c in _partition(cols)])
 
 
 class Prepared:
@@ -176,7 +196,7 @@ class DoubledCassandra(CassandraDatabase):
 
 # -- the statements -----------------------------------------------------------------------
 def _partitioner(store, m, params):
-    return [(MURMUR3,)]
+    return [(MURMUR3, "4.1.3")]
 
 
 def _columns(store, m, params):
@@ -195,23 +215,36 @@ def _selected(cols: list[dict], text: str) -> list[str]:
 
 
 def _check_partition_key(cols: list[dict], text: str) -> None:
-    want = [c["name"] for c in sorted(cols, key=lambda c: c["position"]) if c["kind"] == "partition_key"]
-    if names(text) != want:
+    if names(text) != [c["name"] for c in _partition(cols)]:
         raise InvalidRequest("The token() function must be applied to all partition key components "
                              "or none of them")
 
 
 def _token_range(store, m, params):
+    """A page of rows in token order: after a token given as a number, or as the token
+    of bound partition key values, up to a token given as a number."""
     table = ".".join(names(m["table"]))
     cols = store.table(table)
     _check_partition_key(cols, m["pk"])
     wanted = _selected(cols, m["cols"])
-    lo, hi = params[0], params[1] if len(params) > 1 else params[0]
-    found = sorted(((_token(cols, r), key), r) for key, r in store.rows(table).items())
-    exact = m["op"] == "="
-    out = [(tok, *(r[n] for n in wanted)) for (tok, _), r in found
-           if (tok == lo if exact else lo < tok <= hi)]
-    return out[:int(m["limit"])] if m["limit"] else out
+    part = _partition(cols)
+    lo = (_token(cols, [held(c["type"], v) for c, v in zip(part, params)]) if m["lo"].startswith("token")
+          else int(m["lo"]))
+    hi = int(m["hi"])
+    found = sorted(((_row_token(cols, r), key), r) for key, r in store.rows(table).items())
+    return [tuple(r[n] for n in wanted) for (tok, _), r in found if lo < tok <= hi][:int(m["limit"])]
+
+
+def _one_partition(store, m, params):
+    table = ".".join(names(m["table"]))
+    cols = store.table(table)
+    wanted = _selected(cols, m["cols"])
+    part = _partition(cols)
+    if names(m["where"]) != [c["name"] for c in part]:
+        raise InvalidRequest("Cannot execute this query as it might involve data filtering")
+    want = [held(c["type"], v) for c, v in zip(part, params)]
+    rows = [r for r in store.rows(table).values() if [r[c["name"]] for c in part] == want]
+    return [tuple(r[n] for n in wanted) for r in rows]
 
 
 def _in_keys(store, m, params):
@@ -285,11 +318,12 @@ def _insert(store, m, params):
 
 
 STATEMENTS = [
-    (r"SELECT partitioner FROM system\.local", _partitioner),
+    (r"SELECT partitioner, release_version FROM system\.local", _partitioner),
     (r"SELECT column_name, kind, position, type FROM system_schema\.columns "
      r"WHERE keyspace_name = \? AND table_name = \?", _columns),
-    (rf"SELECT token\((?P<pk>[^)]*)\), (?P<cols>.*?) FROM {TABLE} WHERE token\((?P=pk)\) (?P<op>>|=) \?"
-     rf"(?: AND token\((?P=pk)\) <= \?)?(?: LIMIT (?P<limit>\d+))?", _token_range),
+    (rf"SELECT (?P<cols>.*?) FROM {TABLE} WHERE token\((?P<pk>[^)]*)\) > (?P<lo>-?\d+|token\((?:\?, )*\?\)) "
+     rf"AND token\((?P=pk)\) <= (?P<hi>-?\d+) LIMIT (?P<limit>\d+)", _token_range),
+    (rf"SELECT (?P<cols>.*?) FROM {TABLE} WHERE (?P<where>{ID} = \?(?: AND {ID} = \?)*)", _one_partition),
     (rf"SELECT (?P<cols>.*?) FROM {TABLE} WHERE (?P<key>{ID}) IN \((?:\?, )*\?\)", _in_keys),
     (rf"SELECT (?P<cols>.*?) FROM {TABLE}", _select_all),
     (rf"CREATE KEYSPACE (?P<ks>{ID}) WITH replication = .*", _create_keyspace),

@@ -26,6 +26,7 @@ says; a user-defined type is refused naming table, column and type.
 """
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -105,15 +106,20 @@ class CassandraDatabase(Database):
         except ImportError as exc:
             raise ConnectError(f"{self.where()}: cassandra needs the driver: pip install 'targetsync[cassandra]' "
                                f"({exc})") from None
-        kw = {"port": self.dsn.port or 9042, "connect_timeout": 10}
+        from cassandra import ConsistencyLevel
+        from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
+        from cassandra.policies import DCAwareRoundRobinPolicy, RoundRobinPolicy, TokenAwarePolicy
+        local = self.options.get("dc")
+        policy = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=local)) if local else RoundRobinPolicy()
+        profile = ExecutionProfile(load_balancing_policy=policy, request_timeout=self.timeout,
+                                   consistency_level=ConsistencyLevel.name_to_value[self.consistency])
+        kw = {"port": self.dsn.port or 9042, "connect_timeout": 10,
+              "execution_profiles": {EXEC_PROFILE_DEFAULT: profile}}
         if self.dsn.username:
             from cassandra.auth import PlainTextAuthProvider
             kw["auth_provider"] = PlainTextAuthProvider(self.dsn.username, self.dsn.password or "")
         if "protocol" in self.options:
             kw["protocol_version"] = int(self.options["protocol"])
-        if "dc" in self.options:
-            from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
-            kw["load_balancing_policy"] = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=self.options["dc"]))
         self._cluster = cluster(self.hosts, **kw)
         return self._cluster.connect()
 
@@ -157,11 +163,42 @@ class CassandraDatabase(Database):
         return stmt
 
     # -- schema --------------------------------------------------------------------------
+    def server_info(self) -> tuple[tuple[int, int], bool]:
+        """The token ring of the cluster's partitioner, and whether the server predates
+        Cassandra 3 (no ``system_schema``; 1.2 also takes token bounds only as quoted text)."""
+        known = self.__dict__.get("_server_info")
+        if known is None:
+            rows = self.execute("reading the partitioner", "SELECT partitioner, release_version FROM system.local")
+            name = (rows[0][0] if rows else "").rsplit(".", 1)[-1]
+            if name not in RINGS:
+                raise ConfigError(f"{self.where()} uses the {name or 'unknown'} partitioner; targetsync reads tables "
+                                  f"of the {' or '.join(RINGS)} only (their token ranges can be scanned)")
+            major = int(str(rows[0][1]).split(".")[0] or 0)
+            known = self.__dict__["_server_info"] = (RINGS[name], major < 3)
+        return known
+
     def _columns(self, schema: str, name: str) -> list:
-        """(name, kind, position, CQL type) of each column; none for no such table."""
+        """(name, kind, position, CQL type) of each column; none for no such table. Before
+        Cassandra 3 the driver's schema metadata says it (it reads each version's tables)."""
+        if self.server_info()[1]:
+            return self._legacy_columns(schema, name)
         return self.execute(f"reading the columns of {schema}.{name}",
                             "SELECT column_name, kind, position, type FROM system_schema.columns "
                             "WHERE keyspace_name = ? AND table_name = ?", (schema, name))
+
+    def _legacy_columns(self, schema: str, name: str) -> list:
+        logging.getLogger("cassandra.metadata").addFilter(_quiet_system_tables)
+        self.session()
+        self.call("reading the schema", self._cluster.refresh_schema_metadata)
+        ks = self._cluster.metadata.keyspaces.get(schema)
+        t = ks.tables.get(name) if ks else None
+        if t is None:
+            return []
+        part = [c.name for c in t.partition_key]
+        clus = [c.name for c in t.clustering_key]
+        return [(c.name, "partition_key" if c.name in part else "clustering" if c.name in clus else "regular",
+                 part.index(c.name) if c.name in part else clus.index(c.name) if c.name in clus else -1,
+                 c.cql_type) for c in t.columns.values()]
 
     def reflect(self, schema: str, name: str) -> Table | None:
         rows = self._columns(schema, name)
@@ -195,17 +232,9 @@ class CassandraDatabase(Database):
             return tuple(row)
         return convert
 
-    def ring(self) -> tuple[int, int]:
-        rows = self.execute("reading the partitioner", "SELECT partitioner FROM system.local")
-        name = (rows[0][0] if rows else "").rsplit(".", 1)[-1]
-        if name not in RINGS:
-            raise ConfigError(f"{self.where()} uses the {name or 'unknown'} partitioner; targetsync reads tables of "
-                              f"the {' or '.join(RINGS)} only (their token ranges can be scanned)")
-        return RINGS[name]
-
     def ranges(self, parts: int) -> list[tuple[int, int]]:
         """``parts`` token ranges ``(lo, hi]`` covering the ring."""
-        lo, hi = self.ring()
+        (lo, hi), _ = self.server_info()
         step = (hi - lo) // parts
         cuts = [lo + step * i for i in range(parts)] + [hi]
         return [(cuts[i], cuts[i + 1]) for i in range(parts)]
@@ -245,23 +274,29 @@ class CassandraDatabase(Database):
                         pass
 
     def _scan_range(self, table: Table, lo: int, hi: int) -> Iterator[tuple]:
-        """The rows whose token lies in ``(lo, hi]``, paged by token by hand."""
-        pk = ", ".join(q(c) for c in self.partition_key(table))
-        head = f"SELECT token({pk}), {self._select(table)} FROM {q(table.schema)}.{q(table.name)} WHERE "
-        page_cql = f"{head}token({pk}) > ? AND token({pk}) <= ? LIMIT {self.page_rows}"
-        whole_cql = f"{head}token({pk}) = ?"
+        """The rows whose token lies in ``(lo, hi]``, a page of ``pageRows`` at a time.
+        A full page may end inside a partition: its rows of that last partition are
+        dropped, the partition is read whole by its key, and the next page starts after
+        its token (``token(pk) > token(?)``, which every version takes)."""
+        part = self.partition_key(table)
+        at = [table.position(c) for c in part]
+        pk = ", ".join(map(q, part))
+        _, legacy = self.server_info()
+        literal = (lambda t: f"'{t}'") if legacy else str   # 1.2 takes a token bound only as text
+        head = f"SELECT {self._select(table)} FROM {q(table.schema)}.{q(table.name)} WHERE "
+        tail = f" AND token({pk}) <= {literal(hi)} LIMIT {self.page_rows}"
+        after_cql = f"{head}token({pk}) > token({', '.join('?' * len(part))}){tail}"
+        whole_cql = head + " AND ".join(f"{q(c)} = ?" for c in part)
         what = f"scanning {table.qualified}"
+        rows = self.execute(what, f"{head}token({pk}) > {literal(lo)}{tail}")
         while True:
-            rows = self.execute(what, page_cql, (lo, hi))
             if len(rows) < self.page_rows:
-                yield from (r[1:] for r in rows)
+                yield from rows
                 return
-            last = rows[-1][0]
-            yield from (r[1:] for r in rows if r[0] != last)
-            yield from (r[1:] for r in self.execute(what, whole_cql, (last,)))
-            lo = last
-            if last >= hi:
-                return
+            last = [rows[-1][i] for i in at]
+            yield from (r for r in rows if [r[i] for i in at] != last)
+            yield from self.execute(what, whole_cql, last)
+            rows = self.execute(what, after_cql, last)
 
     def partition_key(self, table: Table) -> tuple[str, ...]:
         """The partition key columns (the first of the primary key's)."""
@@ -306,6 +341,11 @@ class CassandraDatabase(Database):
         if self._cluster is not None:
             self._cluster.shutdown()
         self._cluster = self._session = None
+
+
+def _quiet_system_tables(record: logging.LogRecord) -> bool:
+    """The driver warns of each 1.2 system table it builds metadata for without columns."""
+    return "no column meta for system." not in record.getMessage()
 
 
 def _pages(rows, size: int):
