@@ -42,6 +42,21 @@ class SortSettings:
     directory: Path | None = None
 
 
+#: how often a long scan says how far it got
+PROGRESS_ROWS = 1_000_000
+
+
+def _counted(rows, name: str):
+    """``rows``, logging every :data:`PROGRESS_ROWS` of them: a scan of a large table runs
+    long before its first window is diffed."""
+    n = 0
+    for row in rows:
+        n += 1
+        if n % PROGRESS_ROWS == 0:
+            log.info("%s: %d source rows scanned", name, n)
+        yield row
+
+
 class _Sorted:
     def __init__(self, store: SortedStore, hashed: bool, digest):
         self.store, self.hashed, self.digest = store, hashed, digest
@@ -69,7 +84,7 @@ class SortedReads:
         table = pair.source
         hashed = self.s.pk_hash and len(table.primary_key) == 1
         where = str(self.s.directory) if self.s.directory else default_directory()
-        rows = self.source.scan(table, self.threads)
+        rows = _counted(self.source.scan(table, self.threads), table.qualified)
         if hashed:
             digest = row_digest(table, pair.target)
             store = sort_items(project(table, rows, digest), self.s.pk_hash_mem_rows, table.qualified,
