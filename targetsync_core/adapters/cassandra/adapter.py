@@ -44,6 +44,9 @@ from targetsync_core.model.schema import Table
 #: the token ring of each partitioner this adapter reads: (exclusive lowest, highest)
 RINGS = {"Murmur3Partitioner": (-2**63, 2**63 - 1), "RandomPartitioner": (-1, 2**127)}
 FETCH_KEYS = 100
+#: the consistency levels a read may ask for (the driver's names)
+CONSISTENCY = ("ALL", "EACH_QUORUM", "LOCAL_ONE", "LOCAL_QUORUM", "LOCAL_SERIAL", "ONE", "QUORUM", "SERIAL",
+               "THREE", "TWO")
 RANGES_PER_THREAD = 4
 _END = object()
 
@@ -73,10 +76,9 @@ class CassandraDatabase(Database):
             raise ConfigError(f"{dsn.source}: cassandra needs a DSN of the form "
                               "cassandra://user:password@host1,host2:9042/keyspace?dc=…")
         db = cls(dsn, type_name)
-        from cassandra import ConsistencyLevel
-        if db.consistency not in ConsistencyLevel.name_to_value:
+        if db.consistency not in CONSISTENCY:
             raise ConfigError(f"{dsn.source}: consistency={db.consistency} is not a Cassandra consistency level; "
-                              f"choose one of {', '.join(sorted(ConsistencyLevel.name_to_value))}")
+                              f"choose one of {', '.join(CONSISTENCY)}")
         return db
 
     def identity(self) -> str:
@@ -141,12 +143,11 @@ class CassandraDatabase(Database):
             return ConnectError(f"cannot reach {self.where()} {what}: {text}")
         return DataError(f"{what} on {self.where()}: {text}")
 
-    def execute(self, what: str, cql: str, params=(), prepared: bool = True):
-        """The rows of ``cql`` (a prepared statement, cached), read at the configured
-        consistency; the driver pages through them as they are iterated."""
+    def execute(self, what: str, cql: str, params=()) -> list:
+        """The rows of ``cql`` (a prepared statement, cached) read at the configured
+        consistency; the driver pages through a long result (protocol v2+)."""
         session = self.session()
-        stmt = self._statement(cql) if prepared else cql
-        return self.call(what, self._run, session, stmt, params)
+        return self.call(what, self._run, session, self._statement(cql), params)
 
     def _run(self, session, stmt, params):
         return list(session.execute(stmt, params, timeout=self.timeout))
