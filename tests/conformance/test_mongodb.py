@@ -1,7 +1,7 @@
 """MongoDB's own ways (secantusdb, or TARGETSYNC_TEST_MONGODB_DSN): ``_id`` ranges sorted
 in the simple collation are the diff's key order (non-ASCII strings, composite keys,
-uuids, decimals, dates), a window reads exactly its range, and a standalone server (no
-transactions) is refused in one line."""
+uuids, decimals, dates), and a window reads exactly its range. A standalone server:
+``test_mongodb_standalone.py``."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +12,6 @@ from decimal import Decimal
 import pytest
 
 from targetsync_core.diff.windows import Window
-from targetsync_core.errors import ConfigError
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 from tests.conformance.backends import mongodb_backend
@@ -53,13 +52,3 @@ def test_id_order_is_the_diffs_key_order_and_windows_read_their_range(tmp_path, 
         assert inside == ordered[2:-3]
         db.close()
 
-
-def test_a_standalone_server_is_refused_in_one_line(tmp_path, monkeypatch):
-    with mongodb_backend(tmp_path, "m") as m:
-        db = m.db
-        real = db.client().admin.command
-        monkeypatch.setattr(type(db.client().admin), "command",
-                            lambda self, name, *a, **k: {"ismaster": True} if name == "hello" else real(name, *a, **k))
-        with pytest.raises(ConfigError, match="is a standalone server, which has no multi-document transactions"):
-            db.open_applier()
-        db.close()
