@@ -20,6 +20,11 @@ collation: strings compare by UTF-8 bytes (code-point order), uuids as 16 bytes,
 by value, a composite ``_id`` field by field in key order; the diff's own order
 (``tests/conformance/test_mongodb.py`` holds them equal on non-ASCII and composite keys).
 
+**Schema.** ``schema --apply`` creates each collection with a ``$jsonSchema`` validator
+made from the table's columns (every column required, its BSON types as written here,
+null where nullable), which the server enforces: ``targetsyncValidator=strict`` (the
+default), ``warn`` or ``off`` in the DSN's query (``validator.py``).
+
 **Apply** (``applier.py``). On a replica set or through mongos (MongoDB 4.0+) a file is one
 multi-document transaction with the record that it was applied and the lease: per table a
 ``bulk_write`` of ``DeleteOne``, one of ``ReplaceOne(upsert=True)`` and one of
@@ -28,8 +33,7 @@ unordered (a file holds one record per key and pass). A standalone server has no
 transactions: ``open_applier`` says so in one warning and applies each file in recorded
 chunks of the same writes, idempotent to replay (``standalone.py``); the instance's
 ``capabilities.transactional_apply`` then says False (the class's says False too: not
-every server has transactions; an instance says True once it found one that has). Not
-yet: no JSON schema validator is created.
+every server has transactions; an instance says True once it found one that has).
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ from typing import Iterator
 
 from targetsync_core.adapters.base import Capabilities, Database
 from targetsync_core.adapters.coerce import row_converter
-from targetsync_core.adapters.mongodb import standalone
+from targetsync_core.adapters.mongodb import standalone, validator
 from targetsync_core.adapters.mongodb.applier import MongoApplier
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
@@ -108,6 +112,11 @@ class MongoDatabase(Database):
         self.dsn, self.type_name = dsn, type_name
         self._client = None
         self._said_standalone = False
+        self.options = _options(dsn.query)   # pymongo's, less targetsync's own
+        self.validator = self.options.pop(validator.PARAM, validator.DEFAULT)
+        if self.validator not in validator.MODES:
+            raise ConfigError(f"{dsn.source}: {validator.PARAM}={self.validator} in the mongodb DSN is none of "
+                              f"{', '.join(validator.MODES)}")
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn: Dsn) -> "MongoDatabase":
@@ -138,7 +147,7 @@ class MongoDatabase(Database):
             self._client = pymongo.MongoClient(host=d.host or "localhost", port=d.port or 27017,
                                                username=d.username, password=d.password,
                                                serverSelectionTimeoutMS=10_000, tz_aware=False,
-                                               **_options(d.query))
+                                               **self.options)
         return self._client
 
     def call(self, what: str, fn, *args, **kw):
@@ -174,8 +183,7 @@ class MongoDatabase(Database):
         if found is None:
             raise SchemaMismatch(f"collection {schema}.{name} on {self.where()} was not made by targetsync schema "
                                  "--apply and holds no table definition; drop it or let schema --apply make it")
-        table = skt.loads({"format": "targetsync-schema", "version": 1, "tables": [found["table"]]}, TABLES)[0]
-        return _as_held(table)
+        return _as_held(_table(found["table"]))
 
     @classmethod
     def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
@@ -194,17 +202,25 @@ class MongoDatabase(Database):
                 continue
             command = json.loads(line)
             if "create" in command:
-                schema, _, name = command["create"].partition(".")
-                db = self.client()[schema]
-                if name not in self.call("listing collections", db.list_collection_names):
-                    self.call(f"creating {command['create']}", db.create_collection, name)
-                self.call(f"recording {command['create']}", self.meta()[TABLES].replace_one,
-                          {"_id": command["create"]}, {"_id": command["create"], "table": command["table"]},
-                          upsert=True)
+                self._create(command["create"], command["table"])
             elif "drop" in command:
                 schema, _, name = command["drop"].partition(".")
                 self.call(f"dropping {command['drop']}", self.client()[schema].drop_collection, name)
                 self.call(f"forgetting {command['drop']}", self.meta()[TABLES].delete_one, {"_id": command["drop"]})
+
+    def _create(self, qualified: str, definition: dict) -> None:
+        """The collection with the validator the DSN asks (``validator.py``), or that
+        validator set on the collection that exists; then its definition recorded."""
+        schema, _, name = qualified.partition(".")
+        db = self.client()[schema]
+        options = validator.options(_table(definition), self.validator)
+        if name in self.call("listing collections", db.list_collection_names):
+            self.call(f"setting the validator of {qualified}", db.command, "collMod", name,
+                      **(options or {"validator": {}}))
+        else:
+            self.call(f"creating {qualified}", db.create_collection, name, **options)
+        self.call(f"recording {qualified}", self.meta()[TABLES].replace_one,
+                  {"_id": qualified}, {"_id": qualified, "table": definition}, upsert=True)
 
     # -- reading as a target -------------------------------------------------------------
     def read_keys(self, table: Table) -> Iterator[tuple]:
@@ -285,6 +301,11 @@ def _as_held(table: Table) -> Table:
     cols = tuple(replace(c, precision=min(3, 6 if c.precision is None else c.precision))
                  if c.kind in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ) else c for c in table.columns)
     return replace(table, columns=cols)
+
+
+def _table(definition: dict) -> Table:
+    """The table of a ``.skt`` table definition (as ``_targetsync_tables`` keeps it)."""
+    return skt.loads({"format": "targetsync-schema", "version": 1, "tables": [definition]}, TABLES)[0]
 
 
 def _key_of(table: Table, _id) -> list:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from targetsync_core.adapters.base import Applier, LeaseHolder, TableBatch
+from targetsync_core.adapters.mongodb import validator
 from targetsync_core.adapters.sql.sqlapply import _alive
 from targetsync_core.errors import DataError, LeaseHeld
 from targetsync_core.model.schema import Table
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from targetsync_core.adapters.mongodb.adapter import MongoDatabase
 
 APPLIED, LEASE = "_targetsync_applied", "_targetsync_lease"
+VALIDATION_FAILED = 121   # DocumentValidationFailure
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,32 @@ def bulk_write(db: "MongoDatabase", items: Iterable[Write], session, missed: dic
     """``items`` as one unordered ``bulk_write`` per run of one table and op (a file holds
     a key once per table, so nothing in a run depends on another); updates that matched no
     document are counted per table in ``missed``."""
+    from pymongo.errors import BulkWriteError
     for (name, op), run in itertools.groupby(items, key=lambda w: (w.table.qualified, w.op)):
         run = list(run)
-        result = db.collection(run[0].table).bulk_write([w.request for w in run], ordered=False, session=session)
+        try:
+            result = db.collection(run[0].table).bulk_write([w.request for w in run], ordered=False, session=session)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or [{}]
+            if errors[0].get("code") != VALIDATION_FAILED:
+                raise   # sorted by MongoDatabase.call (and retried by a transaction where transient)
+            raise DataError(_refusal(db, name, errors)) from None
         short = len(run) - result.matched_count if op == "U" else 0
         if short:
             missed[name] = missed.get(name, 0) + short
+
+
+def _refusal(db: "MongoDatabase", table: str, errors: list[dict]) -> str:
+    """One line for documents the collection's validator refused: the first one's ``_id``
+    and the fields it broke (not their values)."""
+    info = errors[0].get("errInfo", {})
+    rules = info.get("details", {}).get("schemaRulesNotSatisfied", [])
+    fields = [p["propertyName"] for rule in rules for p in rule.get("propertiesNotSatisfied", [])]
+    fields += [f"{name} missing" for rule in rules for name in rule.get("missingProperties", [])]
+    more = f", and {len(errors) - 1} more document(s)" if len(errors) > 1 else ""
+    return (f"mongodb table {table} on {db.identity()}: the collection's validator refuses document _id "
+            f"{info.get('failingDocumentId')!r} (field {', '.join(fields) or '?'}){more}; schema --apply made the "
+            f"validator from the .skt ({validator.PARAM}=off in the DSN, and schema --apply again, drops it)")
 
 
 class MongoApplier(Applier):
