@@ -101,18 +101,22 @@ def pyodbc_module():
 
 
 MONGODB_URL = os.environ.get("TARGETSYNC_TEST_MONGODB_DSN", "")
+MONGODB_STANDALONE_URL = os.environ.get("TARGETSYNC_TEST_MONGODB_STANDALONE_DSN", "")
 _mongod: dict = {}
 
 
-def mongodb_server() -> str:
+def mongodb_server(standalone: bool = False) -> str:
     """A MongoDB server for this test session: ``TARGETSYNC_TEST_MONGODB_DSN`` (a replica
     set) or, by default, secantusdb started here on a free port with storage of its own
     (a single-node replica set with transactions), stopped by PID when the session ends;
-    returns ``mongodb://host:port``."""
-    if MONGODB_URL:
-        return MONGODB_URL.rstrip("/")
-    if "url" in _mongod:
-        return _mongod["url"]
+    returns ``mongodb://host:port``. ``standalone``: a server that is no replica set
+    (``TARGETSYNC_TEST_MONGODB_STANDALONE_DSN``, or secantusdb ``--standalone``, whose
+    ``hello`` names no set), started beside the other."""
+    given = MONGODB_STANDALONE_URL if standalone else MONGODB_URL
+    if given:
+        return given.rstrip("/")
+    if standalone in _mongod:
+        return _mongod[standalone]
     import atexit
     import shutil
     import socket
@@ -124,8 +128,9 @@ def mongodb_server() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = tempfile.mkdtemp(prefix="ts-secantus-")
+    shape = ["--standalone"] if standalone else []
     proc = subprocess.Popen([sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-                             "--storage-path", store, "--log-level", "WARNING"],
+                             "--storage-path", store, "--log-level", "WARNING", *shape],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def stop():
@@ -139,19 +144,20 @@ def mongodb_server() -> str:
             unreachable("secantusdb", RuntimeError(f"exited {proc.returncode}: {proc.stderr.read()[-500:]}"))
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                _mongod["url"] = f"mongodb://127.0.0.1:{port}"
-                return _mongod["url"]
+                _mongod[standalone] = f"mongodb://127.0.0.1:{port}"
+                return _mongod[standalone]
         except OSError:
             time.sleep(0.2)
     unreachable("secantusdb", TimeoutError(f"nothing listens on port {port} after 30 s"))
 
 
 @contextlib.contextmanager
-def mongodb_database():
-    """A database of its own on the test MongoDB server, dropped afterwards."""
+def mongodb_database(standalone: bool = False):
+    """A database of its own on the test MongoDB server (``standalone``: on the one that
+    is no replica set), dropped afterwards."""
     try:
         import pymongo
-        url = mongodb_server()
+        url = mongodb_server(standalone)
         client = pymongo.MongoClient(url + "/?directConnection=true", serverSelectionTimeoutMS=10_000)
         client.admin.command("ping")
     except Exception as exc:  # noqa: BLE001 - any failure to reach the server

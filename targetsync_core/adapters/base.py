@@ -23,7 +23,9 @@ class Capabilities:
     name: str
     source: bool = True
     target: bool = True
-    #: the file's changes and the applied-file record commit in one transaction
+    #: the file's changes and the applied-file record commit in one transaction. Where
+    #: that depends on the server (MongoDB: not on a standalone one), the class says False
+    #: and an instance says what its server does once ``open_applier`` has asked it
     transactional_apply: bool = True
     #: string keys compare case-insensitively (a case-distinct key set would collide)
     folds_key_case: bool = False
@@ -147,8 +149,10 @@ class Applier(abc.ABC):
     @abc.abstractmethod
     def apply_file(self, run_id: str, file_no: int, batches: Iterable[TableBatch],
                    holder: LeaseHolder, ttl: float) -> None:
-        """Apply every batch and record (run_id, file_no) as applied, atomically.
-        ``batches`` may be decoded lazily and raise part-way: then nothing is applied.
+        """Apply every batch and record (run_id, file_no) as applied, atomically (without
+        ``transactional_apply``: in recorded chunks, each file's record last, resuming after
+        the last recorded chunk). ``batches`` may be decoded lazily and raise part-way:
+        then nothing is applied.
 
         Idempotent in effect: replaying a file leaves the target unchanged. Raises
         LeaseHeld, and applies nothing, if ``holder`` no longer holds the lease."""

@@ -409,9 +409,30 @@ def cassandra_backend(tmp: Path, name: str):
             b.__dict__.pop("_db").close()
 
 
+@contextlib.contextmanager
+def mongodb_standalone_backend(tmp: Path, name: str):
+    """MongoDB on a standalone server (no replica set): secantusdb ``--standalone``, or
+    TARGETSYNC_TEST_MONGODB_STANDALONE_DSN. secantusdb runs a transaction even there, which
+    mongod refuses (code 20), so pymongo is made to refuse it as mongod would: a test
+    passing here used none."""
+    from unittest import mock
+
+    from pymongo.client_session import ClientSession
+    from pymongo.errors import OperationFailure
+
+    def refuse(*args, **kwargs):
+        raise OperationFailure("Transaction numbers are only allowed on a replica set member or mongos", 20)
+    with mongodb_database(standalone=True) as db, mock.patch.object(ClientSession, "start_transaction", refuse):
+        yield Backend("mongodb", "mongodb", db.url, db.schema)
+
+
 BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend, "mariadb": mariadb_backend,
             "mysql": mysql_mode_backend, "sqlserver": sqlserver_backend, "oracle": oracle_backend,
             "mongodb": mongodb_backend, "cassandra": cassandra_backend}
+#: a backend of one of BACKENDS' types on a server of another shape, which the suites
+#: that name it run too
+VARIANTS = {"mongodb-standalone": mongodb_standalone_backend}
+ALL_BACKENDS = {**BACKENDS, **VARIANTS}
 
 
 def write_configs(d: Path, src: Backend, tgt: Backend, names: list[str], window_size: int = 50,

@@ -9,14 +9,14 @@ import pytest
 
 from targetsync_core.cli import main
 from targetsync_core.load import loader
-from tests.conformance.backends import BACKENDS
+from tests.conformance.backends import ALL_BACKENDS, BACKENDS
 from tests.conformance.test_conformance import assert_same, prepare
 
 
-@pytest.mark.parametrize("target_kind", list(BACKENDS))
+@pytest.mark.parametrize("target_kind", list(ALL_BACKENDS))
 def test_files_applied_in_small_chunks_converge(tmp_path, target_kind, monkeypatch, capsys):
     monkeypatch.setattr(loader, "CHUNK_RECORDS", 3)
-    with BACKENDS["sqlite"](tmp_path, "src") as src, BACKENDS[target_kind](tmp_path, "tgt") as tgt:
+    with BACKENDS["sqlite"](tmp_path, "src") as src, ALL_BACKENDS[target_kind](tmp_path, "tgt") as tgt:
         src_tables, tgt_tables = prepare(tmp_path, src, tgt, seed=77)
         assert main(["sync", "--config", str(tmp_path / "sync.cfg")]) == 0
         assert_same(src, tgt, src_tables, tgt_tables)

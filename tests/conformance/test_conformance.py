@@ -21,13 +21,13 @@ from targetsync_core.emit import files as F
 from targetsync_core.model import skt
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import BACKENDS, Limits, joint_limits, write_configs
+from tests.conformance.backends import ALL_BACKENDS, BACKENDS, Limits, joint_limits, write_configs
 from tests.helpers import VALUE_COLUMNS, random_value
 
 KINDS = list(BACKENDS)
 SOURCES = [k for k in KINDS if k != "mongodb"]   # a target only
 TARGETS = [k for k in KINDS if k != "cassandra"]   # a source only
-PAIRS = [(s, t) for s in SOURCES for t in TARGETS]
+PAIRS = [(s, t) for s in SOURCES for t in TARGETS] + [(s, "mongodb-standalone") for s in ("sqlite", "postgres")]
 
 STRING_KEYS = ["a", "A", "b", "B", "a-b", "a b", "a ", "a  ", " a", "ab", "Ab", "aB", "é", "É", "ß", "ss",
                "日本", "😀", "z", "Z", "-", "--", "0", "9", "a\tb", "mañana", "Ωmega", "ωmega"]
@@ -203,7 +203,7 @@ def assert_same(src, tgt, src_tables, tgt_tables):
 
 @pytest.mark.parametrize("source_kind,target_kind", PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
 def test_pair_migrates_syncs_and_validates(tmp_path, source_kind, target_kind, capsys):
-    with BACKENDS[source_kind](tmp_path, "src") as src, BACKENDS[target_kind](tmp_path, "tgt") as tgt:
+    with BACKENDS[source_kind](tmp_path, "src") as src, ALL_BACKENDS[target_kind](tmp_path, "tgt") as tgt:
         src_tables, tgt_tables = prepare(tmp_path, src, tgt, seed=hash((source_kind, target_kind)) % 1000)
         assert main(["validate", "--config", str(tmp_path / "emit.cfg")]) == 1
         assert main(["sync", "--config", str(tmp_path / "sync.cfg")]) == 0

@@ -20,34 +20,44 @@ collation: strings compare by UTF-8 bytes (code-point order), uuids as 16 bytes,
 by value, a composite ``_id`` field by field in key order; the diff's own order
 (``tests/conformance/test_mongodb.py`` holds them equal on non-ASCII and composite keys).
 
-**Apply.** A file's changes are one multi-document transaction per file (replica sets,
-MongoDB 4.0+), with the record that it was applied and the lease: per table a
+**Schema.** ``schema --apply`` creates each collection with a ``$jsonSchema`` validator
+made from the table's columns (every column required, its BSON types as written here,
+null where nullable), which the server enforces: ``targetsyncValidator=strict`` (the
+default), ``warn`` or ``off`` in the DSN's query (``validator.py``).
+
+**Apply** (``applier.py``). On a replica set or through mongos (MongoDB 4.0+) a file is one
+multi-document transaction with the record that it was applied and the lease: per table a
 ``bulk_write`` of ``DeleteOne``, one of ``ReplaceOne(upsert=True)`` and one of
 ``UpdateOne($set)`` (its matched count finds the updates that found no document), each
-unordered (a file holds one record per key and pass). Not yet: a standalone server
-(no transactions) is refused in one line rather than applied chunk by chunk, and no JSON
-schema validator is created.
+unordered (a file holds one record per key and pass). A standalone server has no
+transactions: ``open_applier`` says so in one warning and applies each file in recorded
+chunks of the same writes, idempotent to replay (``standalone.py``); the instance's
+``capabilities.transactional_apply`` then says False (the class's says False too: not
+every server has transactions; an instance says True once it found one that has).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import time
+import logging
+from dataclasses import replace
 from decimal import Decimal
-from typing import Iterable, Iterator
+from typing import Iterator
 
-from targetsync_core.adapters.base import Applier, Capabilities, Database, LeaseHolder, TableBatch
+from targetsync_core.adapters.base import Capabilities, Database
 from targetsync_core.adapters.coerce import row_converter
-from targetsync_core.adapters.sql.sqlapply import _alive
+from targetsync_core.adapters.mongodb import standalone, validator
+from targetsync_core.adapters.mongodb.applier import MongoApplier
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import Dsn
-from targetsync_core.errors import ConfigError, ConnectError, DataError, LeaseHeld, SchemaMismatch
+from targetsync_core.errors import ConfigError, ConnectError, DataError, SchemaMismatch
 from targetsync_core.model import skt
 from targetsync_core.model.schema import Table
 from targetsync_core.model.types import Kind
 
-TABLES, APPLIED, LEASE = "_targetsync_tables", "_targetsync_applied", "_targetsync_lease"
+TABLES = "_targetsync_tables"
 UTC = dt.timezone.utc
+log = logging.getLogger("targetsync.mongodb")
 
 
 def _decimal(v: Decimal, key: bool = False):
@@ -93,11 +103,20 @@ def _from_bson(kind: Kind):
 
 
 class MongoDatabase(Database):
-    capabilities = Capabilities(name="mongodb", source=False, max_integer=2**64 - 1, max_identifier_length=120)
+    #: ``transactional_apply``: not on every server; an instance says what its server does
+    #: once ``open_applier`` has asked it (True on a replica set or through mongos)
+    capabilities = Capabilities(name="mongodb", source=False, transactional_apply=False, max_integer=2**64 - 1,
+                                max_identifier_length=120)
 
     def __init__(self, dsn: Dsn, type_name: str = "mongodb"):
         self.dsn, self.type_name = dsn, type_name
         self._client = None
+        self._said_standalone = False
+        self.options = _options(dsn.query)   # pymongo's, less targetsync's own
+        self.validator = self.options.pop(validator.PARAM, validator.DEFAULT)
+        if self.validator not in validator.MODES:
+            raise ConfigError(f"{dsn.source}: {validator.PARAM}={self.validator} in the mongodb DSN is none of "
+                              f"{', '.join(validator.MODES)}")
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn: Dsn) -> "MongoDatabase":
@@ -128,7 +147,7 @@ class MongoDatabase(Database):
             self._client = pymongo.MongoClient(host=d.host or "localhost", port=d.port or 27017,
                                                username=d.username, password=d.password,
                                                serverSelectionTimeoutMS=10_000, tz_aware=False,
-                                               **_options(d.query))
+                                               **self.options)
         return self._client
 
     def call(self, what: str, fn, *args, **kw):
@@ -164,8 +183,7 @@ class MongoDatabase(Database):
         if found is None:
             raise SchemaMismatch(f"collection {schema}.{name} on {self.where()} was not made by targetsync schema "
                                  "--apply and holds no table definition; drop it or let schema --apply make it")
-        table = skt.loads({"format": "targetsync-schema", "version": 1, "tables": [found["table"]]}, TABLES)[0]
-        return _as_held(table)
+        return _as_held(_table(found["table"]))
 
     @classmethod
     def generate_ddl(cls, tables: list[Table]) -> dict[str, str]:
@@ -184,17 +202,25 @@ class MongoDatabase(Database):
                 continue
             command = json.loads(line)
             if "create" in command:
-                schema, _, name = command["create"].partition(".")
-                db = self.client()[schema]
-                if name not in self.call("listing collections", db.list_collection_names):
-                    self.call(f"creating {command['create']}", db.create_collection, name)
-                self.call(f"recording {command['create']}", self.meta()[TABLES].replace_one,
-                          {"_id": command["create"]}, {"_id": command["create"], "table": command["table"]},
-                          upsert=True)
+                self._create(command["create"], command["table"])
             elif "drop" in command:
                 schema, _, name = command["drop"].partition(".")
                 self.call(f"dropping {command['drop']}", self.client()[schema].drop_collection, name)
                 self.call(f"forgetting {command['drop']}", self.meta()[TABLES].delete_one, {"_id": command["drop"]})
+
+    def _create(self, qualified: str, definition: dict) -> None:
+        """The collection with the validator the DSN asks (``validator.py``), or that
+        validator set on the collection that exists; then its definition recorded."""
+        schema, _, name = qualified.partition(".")
+        db = self.client()[schema]
+        options = validator.options(_table(definition), self.validator)
+        if name in self.call("listing collections", db.list_collection_names):
+            self.call(f"setting the validator of {qualified}", db.command, "collMod", name,
+                      **(options or {"validator": {}}))
+        else:
+            self.call(f"creating {qualified}", db.create_collection, name, **options)
+        self.call(f"recording {qualified}", self.meta()[TABLES].replace_one,
+                  {"_id": qualified}, {"_id": qualified, "table": definition}, upsert=True)
 
     # -- reading as a target -------------------------------------------------------------
     def read_keys(self, table: Table) -> Iterator[tuple]:
@@ -247,13 +273,22 @@ class MongoDatabase(Database):
         f = TO_BSON.get(col.kind)
         return v if f is None else f(v)
 
-    def open_applier(self) -> "MongoApplier":
+    def open_applier(self) -> MongoApplier:
+        """A file in one transaction on a replica set or through mongos; on a standalone
+        server, which has none, chunk by recorded chunk (``standalone.py``), said once."""
         hello = self.call("connecting", self.client().admin.command, "hello")
-        if not hello.get("setName") and hello.get("msg") != "isdbgrid":
-            raise ConfigError(f"{self.where()} is a standalone server, which has no multi-document transactions: "
-                              "targetsync applies a file in one transaction; run it as a replica set (a "
-                              "single-node one will do)")
-        return MongoApplier(self)
+        transactions = bool(hello.get("setName")) or hello.get("msg") == "isdbgrid"
+        self.capabilities = replace(type(self).capabilities, transactional_apply=transactions)
+        if transactions:
+            return MongoApplier(self)
+        if not self._said_standalone:
+            self._said_standalone = True
+            log.warning("%s is a standalone server, which has no multi-document transactions: each change file is "
+                        "applied in chunks of %d writes, each recorded (a reader may see a file half applied; a "
+                        "loader stopped mid-file resumes after its last recorded chunk); run a replica set (a "
+                        "single-node one will do) to apply each file in one transaction", self.identity(),
+                        standalone.CHUNK_OPS)
+        return standalone.ChunkedApplier(self)
 
     def close(self) -> None:
         if self._client is not None:
@@ -263,10 +298,14 @@ class MongoDatabase(Database):
 
 def _as_held(table: Table) -> Table:
     """The table as MongoDB holds it: timestamps to the millisecond."""
-    from dataclasses import replace
     cols = tuple(replace(c, precision=min(3, 6 if c.precision is None else c.precision))
                  if c.kind in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ) else c for c in table.columns)
     return replace(table, columns=cols)
+
+
+def _table(definition: dict) -> Table:
+    """The table of a ``.skt`` table definition (as ``_targetsync_tables`` keeps it)."""
+    return skt.loads({"format": "targetsync-schema", "version": 1, "tables": [definition]}, TABLES)[0]
 
 
 def _key_of(table: Table, _id) -> list:
@@ -280,94 +319,3 @@ def _options(query: str) -> dict:
 
 def _first(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
-class MongoApplier(Applier):
-    """One file, one transaction (with its record and the lease)."""
-
-    def __init__(self, db: MongoDatabase):
-        self.db = db
-        self.missed: dict[str, int] = {}
-        self.meta = db.meta()
-
-    def _transaction(self, work):
-        client = self.db.client()
-
-        def run():
-            with client.start_session() as session:
-                return session.with_transaction(lambda s: work(s))
-        return self.db.call("applying", run)
-
-    def _claim(self, session, holder: LeaseHolder, ttl: float) -> None:
-        row = self.meta[LEASE].find_one({"_id": "loader"}, session=session)
-        if row and row["holder"] and row["holder"] != holder.id and row["expires_at"] > time.time() \
-                and _alive(row["host"], row["pid"], holder.host):
-            raise LeaseHeld(f"another loader (pid {row['pid']} on {row['host']}) holds the apply lease on this "
-                            f"target until {time.strftime('%H:%M:%S', time.localtime(row['expires_at']))}; "
-                            "refusing to run a second")
-        self.meta[LEASE].replace_one({"_id": "loader"}, {"_id": "loader", "holder": holder.id, "host": holder.host,
-                                                         "pid": holder.pid, "expires_at": time.time() + ttl},
-                                     upsert=True, session=session)
-
-    def acquire_lease(self, holder: LeaseHolder, ttl: float) -> None:
-        self._transaction(lambda s: self._claim(s, holder, ttl))
-
-    def release_lease(self, holder: LeaseHolder) -> None:
-        self._transaction(lambda s: self.meta[LEASE].update_one(
-            {"_id": "loader", "holder": holder.id}, {"$set": {"holder": "", "expires_at": 0}}, session=s))
-
-    def applied_files(self, run_id: str) -> set[int]:
-        return {d["file_no"] for d in self.db.call("reading applied files", list,
-                                                   self.meta[APPLIED].find({"run_id": run_id}))}
-
-    def apply_file(self, run_id: str, file_no: int, batches: Iterable[TableBatch],
-                   holder: LeaseHolder, ttl: float) -> None:
-        batches = list(batches)   # decoded before the transaction, which may be retried
-
-        def work(session):
-            self.missed = {}
-            self._claim(session, holder, ttl)
-            if self.meta[APPLIED].find_one({"_id": f"{run_id}/{file_no}"}, session=session):
-                return
-            records = 0
-            for batch in batches:
-                self._apply_batch(batch, session)
-                records += batch.records
-            self.meta[APPLIED].insert_one({"_id": f"{run_id}/{file_no}", "run_id": run_id, "file_no": file_no,
-                                           "records": records, "applied_at": time.time()}, session=session)
-        try:
-            self._transaction(work)
-        except ValueError as exc:
-            raise DataError(f"applying to mongodb: {exc}") from None
-
-    def _apply_batch(self, batch: TableBatch, session) -> None:
-        from pymongo import DeleteOne, ReplaceOne, UpdateOne
-        t, db = batch.table, self.db
-        coll = db.collection(t)
-        names = [c.name for c in t.columns]
-        keypos = t.key_positions
-
-        def document(row):
-            try:
-                doc = {"_id": db.key_id(t, tuple(row[p] for p in keypos))}
-                doc.update((c.name, db.to_bson(c, v)) for c, v in zip(t.columns, row))
-                return doc
-            except (ValueError, TypeError) as exc:
-                raise DataError(f"applying to mongodb table {t.qualified}: {exc}") from None
-        if batch.deletes:
-            coll.bulk_write([DeleteOne({"_id": db.key_id(t, k)}) for k in batch.deletes], ordered=False,
-                            session=session)
-        if batch.upserts:
-            ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in map(document, batch.upserts)]
-            coll.bulk_write(ops, ordered=False, session=session)
-        updates = [UpdateOne({"_id": db.key_id(t, key)},
-                             {"$set": {names[o]: db.to_bson(t.columns[o], v) for o, v in zip(offsets, values)}})
-                   for offsets, items in batch.updates.items() for key, values in items]
-        if updates:
-            matched = coll.bulk_write(updates, ordered=False, session=session).matched_count
-            short = len(updates) - matched
-            if short:
-                self.missed[t.qualified] = self.missed.get(t.qualified, 0) + short
-
-    def close(self) -> None:
-        pass
