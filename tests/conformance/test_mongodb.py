@@ -1,21 +1,30 @@
 """MongoDB's own ways (secantusdb, or TARGETSYNC_TEST_MONGODB_DSN): ``_id`` ranges sorted
 in the simple collation are the diff's key order (non-ASCII strings, composite keys,
-uuids, decimals, dates), a window reads exactly its range, and a standalone server (no
-transactions) is refused in one line."""
+uuids, decimals, dates), a window reads exactly its range, a standalone server (no
+transactions) is refused in one line, and a loader killed inside a file's transaction
+does not hold up the next one."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import socket
+import subprocess
+import sys
+import textwrap
+import time
 import uuid
 from decimal import Decimal
 
 import pytest
 
+from targetsync_core.adapters.base import LeaseHolder
 from targetsync_core.diff.windows import Window
 from targetsync_core.errors import ConfigError
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 from tests.conformance.backends import mongodb_backend
+from tests.helpers import ROOT
 
 C = Column
 STRINGS = ["a", "B", "b", "\ue000", "\uffee", "😀", "𝄞", "ﬀ", "é", "z", "Z", "aa", "a-b", "0", "~", "", " "]
@@ -63,3 +72,38 @@ def test_a_standalone_server_is_refused_in_one_line(tmp_path, monkeypatch):
         with pytest.raises(ConfigError, match="is a standalone server, which has no multi-document transactions"):
             db.open_applier()
         db.close()
+
+
+KILLED_INSIDE_A_FILE = """
+    import os, socket
+    from targetsync_core.adapters.base import LeaseHolder
+    from targetsync_core.adapters.mongodb.adapter import MongoDatabase
+    from targetsync_core.dsn import parse_dsn
+    holder = LeaseHolder("killed", socket.gethostname(), os.getpid())
+    applier = MongoDatabase.from_dsn("mongodb", parse_dsn({url!r})).open_applier()
+    applier.acquire_lease(holder, 60)
+    applier.apply_file("run", 0, [], holder, 60)   # killed at mongodb.before_commit
+"""
+
+
+def test_a_loader_killed_inside_a_files_transaction_does_not_hold_up_the_next(tmp_path):
+    """A loader killed between a file's writes and its commit leaves the transaction open
+    on the server, holding the lease document it wrote until the server reaps it (60 s);
+    the next loader on this host finds that loader's process gone and ends its session,
+    so it takes the lease and applies the file at once, as after a crash elsewhere."""
+    with mongodb_backend(tmp_path, "m") as m:
+        child = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_INSIDE_A_FILE.format(url=m.url))],
+                               env={**os.environ, "PYTHONPATH": str(ROOT),
+                                    "TARGETSYNC_CRASH_AT": "mongodb.before_commit:1"},
+                               capture_output=True, text=True, timeout=60)
+        assert child.returncode == -9, child.stderr
+        applier = m.db.open_applier()
+        holder = LeaseHolder("next", socket.gethostname(), os.getpid())
+        t0 = time.monotonic()
+        applier.acquire_lease(holder, 60)
+        assert time.monotonic() - t0 < 20, "the killed loader's transaction held the lease until the server reaped it"
+        assert applier.applied_files("run") == set()
+        applier.apply_file("run", 0, [], holder, 60)
+        assert applier.applied_files("run") == {0}
+        applier.release_lease(holder)
+        applier.close()

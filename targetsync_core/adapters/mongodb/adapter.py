@@ -36,6 +36,7 @@ import time
 from decimal import Decimal
 from typing import Iterable, Iterator
 
+from targetsync_core import faults
 from targetsync_core.adapters.base import Applier, Capabilities, Database, LeaseHolder, TableBatch
 from targetsync_core.adapters.coerce import row_converter
 from targetsync_core.adapters.sql.sqlapply import _alive
@@ -335,6 +336,7 @@ class MongoApplier(Applier):
                 records += batch.records
             self.meta[APPLIED].insert_one({"_id": f"{run_id}/{file_no}", "run_id": run_id, "file_no": file_no,
                                            "records": records, "applied_at": time.time()}, session=session)
+            faults.point("mongodb.before_commit")
         try:
             self._transaction(work)
         except ValueError as exc:
