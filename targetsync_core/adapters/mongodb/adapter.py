@@ -3,7 +3,8 @@
 **Tables.** Table ``schema.name`` is collection ``name`` of database ``schema``; the DSN's
 database keeps the bookkeeping: ``_targetsync_tables`` (each synced table's ``.skt``
 definition, which ``schema --apply`` writes and every later stage checks against, as a
-relational target's catalog), ``_targetsync_applied`` and ``_targetsync_lease``.
+relational target's catalog), ``_targetsync_applied``, ``_targetsync_lease`` and
+``_targetsync_sessions`` (each running loader's session, host and pid).
 
 **Documents.** ``_id`` is the primary key: the key's value for a one-column key, an
 ordered subdocument ``{k1: …, k2: …}`` for a composite one. Every column is a field, NULL
@@ -24,7 +25,10 @@ by value, a composite ``_id`` field by field in key order; the diff's own order
 MongoDB 4.0+), with the record that it was applied and the lease: per table a
 ``bulk_write`` of ``DeleteOne``, one of ``ReplaceOne(upsert=True)`` and one of
 ``UpdateOne($set)`` (its matched count finds the updates that found no document), each
-unordered (a file holds one record per key and pass). Not yet: a standalone server
+unordered (a file holds one record per key and pass). A loader's transactions run in
+one session; a loader that finds one of this host dead ends its session first, aborting
+a transaction it was killed in, which would otherwise hold the lease document until the
+server reaps it (a minute). Not yet: a standalone server
 (no transactions) is refused in one line rather than applied chunk by chunk, and no JSON
 schema validator is created.
 """
@@ -48,6 +52,7 @@ from targetsync_core.model.schema import Table
 from targetsync_core.model.types import Kind
 
 TABLES, APPLIED, LEASE = "_targetsync_tables", "_targetsync_applied", "_targetsync_lease"
+SESSIONS = "_targetsync_sessions"
 UTC = dt.timezone.utc
 
 
@@ -284,20 +289,32 @@ def _first(exc: BaseException) -> str:
 
 
 class MongoApplier(Applier):
-    """One file, one transaction (with its record and the lease)."""
+    """One file, one transaction (with its record and the lease), all in one session."""
 
     def __init__(self, db: MongoDatabase):
         self.db = db
         self.missed: dict[str, int] = {}
         self.meta = db.meta()
+        self.session = None
 
     def _transaction(self, work):
-        client = self.db.client()
+        if self.session is None:
+            self.session = self.db.client().start_session()
+        return self.db.call("applying", self.session.with_transaction, lambda s: work(s))
 
-        def run():
-            with client.start_session() as session:
-                return session.with_transaction(lambda s: work(s))
-        return self.db.call("applying", run)
+    def _start_session(self, holder: LeaseHolder) -> None:
+        """Start the session this applier's transactions run in, recorded (outside any
+        transaction) with its process. First end the sessions of loaders that died on
+        this host: one killed inside a file left its transaction open, holding the lease
+        document until the server reaps it (60 s), where a dead pid frees the lease at once."""
+        sessions, client = self.meta[SESSIONS], self.db.client()
+        for doc in self.db.call("reading loader sessions", list, sessions.find({"host": holder.host})):
+            if not _alive(doc["host"], doc["pid"], holder.host):
+                self.db.call("ending a dead loader's session", client.admin.command, "killSessions", [doc["_id"]])
+                self.db.call("forgetting a dead loader's session", sessions.delete_one, {"_id": doc["_id"]})
+        self.session = client.start_session()
+        self.db.call("recording the loader's session", sessions.insert_one,
+                     {"_id": self.session.session_id, "host": holder.host, "pid": holder.pid})
 
     def _claim(self, session, holder: LeaseHolder, ttl: float) -> None:
         row = self.meta[LEASE].find_one({"_id": "loader"}, session=session)
@@ -311,6 +328,8 @@ class MongoApplier(Applier):
                                      upsert=True, session=session)
 
     def acquire_lease(self, holder: LeaseHolder, ttl: float) -> None:
+        if self.session is None:
+            self._start_session(holder)
         self._transaction(lambda s: self._claim(s, holder, ttl))
 
     def release_lease(self, holder: LeaseHolder) -> None:
@@ -372,4 +391,11 @@ class MongoApplier(Applier):
                 self.missed[t.qualified] = self.missed.get(t.qualified, 0) + short
 
     def close(self) -> None:
-        pass
+        import pymongo.errors as E
+        if self.session is not None:
+            try:
+                self.meta[SESSIONS].delete_one({"_id": self.session.session_id})
+                self.session.end_session()
+            except E.PyMongoError:
+                pass   # a lost connection: the record goes when the next loader finds this pid gone
+            self.session = None
