@@ -67,8 +67,8 @@ CASES = [("postgres", "mariadb", "source", "emit"), ("postgres", "mariadb", "tar
 @pytest.mark.parametrize("source_kind,target_kind,killed,stage", CASES,
                          ids=[f"{s}-to-{t}-kill-{k}-in-{st}" for s, t, k, st in CASES])
 def test_a_killed_connection_is_one_line_and_a_resumed_run_finishes(tmp_path, source_kind, target_kind, killed,
-                                                                    stage):
-    with drifted(tmp_path, source_kind, target_kind, 71, rows=30000) as (rng, src, tgt, t, tt, expected):
+                                                                    stage, monkeypatch):
+    with drifted(tmp_path, source_kind, target_kind, 71, monkeypatch, rows=30000) as (rng, src, tgt, t, tt, expected):
         side = src if killed == "source" else tgt
         flag = tmp_path / "paused"
         if stage == "emit":

@@ -2,8 +2,8 @@
 in the simple collation are the diff's key order (non-ASCII strings, composite keys,
 uuids, decimals, dates), a window reads exactly its range, and ``schema --apply`` gives
 each collection the JSON-schema validator the DSN's ``targetsyncValidator`` asks for
-(strict by default), which the server enforces. A standalone server:
-``test_mongodb_standalone.py``."""
+(strict by default), which the server enforces, and a loader killed inside a file's
+transaction does not hold up the next one. A standalone server: ``test_mongodb_standalone.py``."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,6 +11,10 @@ import datetime as dt
 import os
 import random
 import socket
+import subprocess
+import sys
+import textwrap
+import time
 import uuid
 from decimal import Decimal
 
@@ -27,7 +31,7 @@ from targetsync_core.errors import ConfigError, DataError
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 from tests.conformance.backends import mongodb_backend
-from tests.helpers import VALUE_COLUMNS, random_row
+from tests.helpers import ROOT, VALUE_COLUMNS, random_row
 
 C = Column
 STRINGS = ["a", "B", "b", "\ue000", "\uffee", "😀", "𝄞", "ﬀ", "é", "z", "Z", "aa", "a-b", "0", "~", "", " "]
@@ -211,3 +215,38 @@ def test_a_document_the_validator_refuses_fails_the_file_in_one_line_naming_tabl
         assert "refuses document _id 2 (field v)" in line, line
         assert m.read(table) == []   # the file's transaction applied nothing
         db.close()
+
+
+KILLED_INSIDE_A_FILE = """
+    import os, socket
+    from targetsync_core.adapters.base import LeaseHolder
+    from targetsync_core.adapters.mongodb.adapter import MongoDatabase
+    from targetsync_core.dsn import parse_dsn
+    holder = LeaseHolder("killed", socket.gethostname(), os.getpid())
+    applier = MongoDatabase.from_dsn("mongodb", parse_dsn({url!r})).open_applier()
+    applier.acquire_lease(holder, 60)
+    applier.apply_file("run", 0, [], holder, 60)   # killed at mongodb.before_commit
+"""
+
+
+def test_a_loader_killed_inside_a_files_transaction_does_not_hold_up_the_next(tmp_path):
+    """A loader killed between a file's writes and its commit leaves the transaction open
+    on the server, holding the lease document it wrote until the server reaps it (60 s);
+    the next loader on this host finds that loader's process gone and ends its session,
+    so it takes the lease and applies the file at once, as after a crash elsewhere."""
+    with mongodb_backend(tmp_path, "m") as m:
+        child = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_INSIDE_A_FILE.format(url=m.url))],
+                               env={**os.environ, "PYTHONPATH": str(ROOT),
+                                    "TARGETSYNC_CRASH_AT": "mongodb.before_commit:1"},
+                               capture_output=True, text=True, timeout=60)
+        assert child.returncode == -9, child.stderr
+        applier = m.db.open_applier()
+        holder = LeaseHolder("next", socket.gethostname(), os.getpid())
+        t0 = time.monotonic()
+        applier.acquire_lease(holder, 60)
+        assert time.monotonic() - t0 < 20, "the killed loader's transaction held the lease until the server reaped it"
+        assert applier.applied_files("run") == set()
+        applier.apply_file("run", 0, [], holder, 60)
+        assert applier.applied_files("run") == {0}
+        applier.release_lease(holder)
+        applier.close()

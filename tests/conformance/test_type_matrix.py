@@ -10,12 +10,22 @@ either would produce is accepted), a second ``validate`` exits 0 and a second ``
 emits no record. Pairs of types of different families are refused in one line naming the
 column and both types, with nothing changed.
 
+MongoDB, a target only, has no column types: its collections are made by ``schema
+--apply`` alone, so a cell's target is "as schema --apply makes it", and the documents it
+holds after the sync, read afresh with pymongo, must hold each value as the adapter's
+docstring promises (:func:`as_bson`: Decimal128, Binary subtype 4 for a uuid, a datetime
+at milliseconds for a timestamp, an embedded document for JSON, null for NULL…), in the
+BSON type as well as the value; the drifted documents are written as the docstring lays
+them out. The pairs into MongoDB are SQLite, PostgreSQL and MariaDB.
+
 Data is read and written through the raw drivers, never the adapters; the matrix of
 outcomes is printed in the test report.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import decimal
 import json
 import sqlite3
 import struct
@@ -32,8 +42,9 @@ from tests.conformance.backends import BACKENDS, write_configs
 from tests.conformance.backends import canon as canon_of
 
 ENGINES = ["sqlite", "postgres", "mariadb", "mysql"]
-PAIRS = [(s, t) for s in ENGINES for t in ENGINES]
-ROWS = 24            # source ids 1..24; the target holds 3..30
+PAIRS = [(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")]
+ROWS = 24            # source ids 1..24; the target holds 3..30 but 7
+TARGET_IDS = [i for i in range(3, ROWS + 7) if i != 7]   # 7, all NULL at the source, is inserted
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,17 @@ def types_of(family: Family, engine: str, target: bool) -> list[Native]:
     return own + list(family.my_target) if target and side(engine) == "my" else own
 
 
+def as_applied(source: Native) -> Native:
+    """A MongoDB cell's target: the collection ``schema --apply`` made, holding the BSON
+    type the adapter chooses for the source column's kind (timestamps at milliseconds)."""
+    ms = 3 if source.kind in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ) else None
+    return Native("BSON (schema --apply)", source.kind, precision=ms)
+
+
+def targets_of(family: Family, engine: str, source: Native) -> list[Native]:
+    return [as_applied(source)] if engine == "mongodb" else types_of(family, engine, True)
+
+
 def quote(engine: str, name: str) -> str:
     return f"`{name}`" if side(engine) == "my" else f'"{name}"'
 
@@ -197,6 +219,11 @@ def fetch(b, sql: str) -> list[tuple]:
         return [tuple(r) for r in cur.fetchall()]
     finally:
         conn.close()
+
+
+def by_id(b, table: str, cols: list[Native]) -> dict[int, tuple]:
+    """The columns ``c0``… of ``table``, read raw, by id."""
+    return {r[0]: r[1:] for r in fetch(b, f"SELECT id, {select_list(b.kind, cols)} FROM {qualified(b, table)}")}
 
 
 def to_driver(engine: str, native: Native, v):
@@ -274,6 +301,76 @@ def fittings(source: Native, target: Native, v) -> list:
     return []
 
 
+# ---- MongoDB, through pymongo -----------------------------------------------------------
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "<no such field>"
+
+
+ABSENT = _Absent()
+
+
+@contextlib.contextmanager
+def collection(b, name: str):
+    import pymongo
+    client = pymongo.MongoClient(b.url)
+    try:
+        yield client[b.schema][name]
+    finally:
+        client.close()
+
+
+def as_bson(kind: Kind, v):
+    """What the adapter's docstring promises a MongoDB target holds for canonical value
+    ``v`` of ``kind``, as pymongo returns it: NULL as null; a decimal (and a uint64) as
+    Decimal128 where that holds it exactly, else its text; JSON as the document, array or
+    scalar it parses to; binaries as Binary subtype 0 (bytes to pymongo), a uuid as
+    subtype 4; a time as ``HH:MM:SS.ffffff``; a timestamp as a UTC datetime cut to the
+    millisecond; the rest (booleans, integers, doubles, strings) as they are."""
+    from bson.binary import Binary
+    from bson.decimal128 import Decimal128
+    if v is None:
+        return None
+    if kind in (Kind.DECIMAL, Kind.UINT64):
+        try:
+            return Decimal128(Decimal(v))
+        except (decimal.Inexact, decimal.InvalidOperation):
+            return str(v)
+    if kind is Kind.JSON:
+        return json.loads(v)
+    if kind is Kind.UUID:
+        return Binary(v.bytes, 4)
+    if kind in (Kind.BINARY, Kind.VARBINARY, Kind.BLOB):
+        return bytes(v)
+    if kind is Kind.TIME:
+        return v.isoformat(timespec="microseconds")
+    if kind in (Kind.TIMESTAMP, Kind.TIMESTAMPTZ):
+        return v.replace(microsecond=v.microsecond // 1000 * 1000)
+    return v
+
+
+def as_compared(v, pad: bool = False):
+    """A value pymongo returned, as the test compares it: its BSON type with its value (a
+    Decimal128 by value, a document or array as sorted JSON text; ``pad``: CHAR padding
+    is insignificant), so a right value in another BSON type differs."""
+    from bson.binary import Binary
+    from bson.decimal128 import Decimal128
+    if isinstance(v, Decimal128):
+        return "decimal128", v.to_decimal()
+    if isinstance(v, Binary):
+        return f"binary subtype {v.subtype}", bytes(v)
+    if isinstance(v, (dict, list)):
+        return type(v).__name__, json.dumps(v, sort_keys=True, ensure_ascii=False)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return "int", int(v)   # int32 or int64
+    if isinstance(v, float):
+        return "double", v + 0.0
+    if isinstance(v, str) and pad:
+        return "str", v.rstrip(" ")
+    return type(v).__name__, v
+
+
 # ---- one engine pair -------------------------------------------------------------------
 
 @dataclass
@@ -315,35 +412,47 @@ def valid(engine: str, native: Native, v):
     return v
 
 
-def build(src, tgt, name: str, fam_name: str, fam: Family) -> list[Cell]:
-    """Source table ``name`` with one column per (source type, target type) cell, the
-    target pre-created in the target's types and drifted, and the reference table
-    ``name_ref`` holding what the target engine stores for the source's stored values."""
-    cells = [Cell(fam_name, s, t) for s in types_of(fam, src.kind, False) for t in types_of(fam, tgt.kind, True)]
+def create_sql(b, table: str, cols: list[Native]) -> str:
+    defs = ", ".join(f"{quote(b.kind, f'c{j}')} {n.ddl}" for j, n in enumerate(cols))
+    return f"CREATE TABLE {qualified(b, table)} ({quote(b.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, {defs})"
+
+
+def insert_sql(b, table: str, n: int) -> str:
+    mark = "?" if b.kind == "sqlite" else "%s"
+    return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join([mark] * (n + 1))})"
+
+
+def build(src, tgt, name: str, fam_name: str, fam: Family) -> tuple[list[Cell], dict[int, tuple]]:
+    """Source table ``name`` with one column per (source type, target type) cell; returns
+    the cells and the values the source stored, by id, as read back raw."""
+    cells = [Cell(fam_name, s, t) for s in types_of(fam, src.kind, False) for t in targets_of(fam, tgt.kind, s)]
     if not cells:
-        return []
-    scols, tcols = [c.source for c in cells], [c.target for c in cells]
-
-    def create(b, table: str, cols: list[Native]) -> str:
-        defs = ", ".join(f"{quote(b.kind, f'c{j}')} {n.ddl}" for j, n in enumerate(cols))
-        return f"CREATE TABLE {qualified(b, table)} ({quote(b.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, {defs})"
-
-    def insert(b, table: str, n: int) -> str:
-        mark = "?" if b.kind == "sqlite" else "%s"
-        return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join([mark] * (n + 1))})"
-
+        return [], {}
+    scols = [c.source for c in cells]
     rows = [(i, *(to_driver(src.kind, n, valid(src.kind, n, source_value(fam, i, j))) for j, n in enumerate(scols)))
             for i in range(1, ROWS + 1)]
-    run(src, [create(src, name, scols)], rows, insert(src, name, len(scols)))
-    stored = {r[0]: r[1:] for r in fetch(src, f"SELECT id, {select_list(src.kind, scols)} FROM {qualified(src, name)}")}
-    stored = {i: tuple(canon(n, v) for n, v in zip(scols, r)) for i, r in stored.items()}
+    run(src, [create_sql(src, name, scols)], rows, insert_sql(src, name, len(scols)))
+    return cells, {i: tuple(canon(n, v) for n, v in zip(scols, r)) for i, r in by_id(src, name, scols).items()}
+
+
+def drift(tgt, name: str, fam: Family, cells: list[Cell], stored: dict[int, tuple]) -> None:
+    """The target of ``name`` pre-created in the target's types and drifted, and the
+    reference table ``name_ref`` holding what the target engine stores for the source's
+    stored values; into MongoDB, the drifted documents (``_id`` the key, a field a column,
+    each value as :func:`as_bson` lays it out) in the collection ``schema --apply`` made."""
+    tcols = [c.target for c in cells]
+    values = {i: [target_value(fam, i, j, stored[i][j] if i in stored else None) for j in range(len(tcols))]
+              for i in TARGET_IDS}
+    if tgt.kind == "mongodb":
+        with collection(tgt, name) as coll:
+            coll.insert_many([{"_id": i, "id": i, **{f"c{j}": as_bson(n.kind, v) for j, (n, v)
+                                                     in enumerate(zip(tcols, vs))}} for i, vs in values.items()])
+        return
     ref = [(i, *(to_driver(tgt.kind, n, v) for n, v in zip(tcols, stored[i]))) for i in sorted(stored)]
-    drift = [(i, *(to_driver(tgt.kind, n, target_value(fam, i, j, stored[i][j] if i in stored else None))
-                   for j, n in enumerate(tcols))) for i in range(3, ROWS + 7)]
-    run(tgt, [create(tgt, name, tcols), create(tgt, f"{name}_ref", tcols)])
-    run(tgt, [], ref, insert(tgt, f"{name}_ref", len(tcols)))
-    run(tgt, [], drift, insert(tgt, name, len(tcols)))
-    return cells
+    rows = [(i, *(to_driver(tgt.kind, n, v) for n, v in zip(tcols, vs))) for i, vs in values.items()]
+    run(tgt, [create_sql(tgt, name, tcols), create_sql(tgt, f"{name}_ref", tcols)])
+    run(tgt, [], ref, insert_sql(tgt, f"{name}_ref", len(tcols)))
+    run(tgt, [], rows, insert_sql(tgt, name, len(tcols)))
 
 
 def configure(d, src, tgt, names: list[str]) -> None:
@@ -352,21 +461,33 @@ def configure(d, src, tgt, names: list[str]) -> None:
 
 def check_cells(src, tgt, name: str, cells: list[Cell]) -> None:
     """Mark each cell whose target column differs from the reference (beyond the other
-    engines' fittings of the source value) as failed, naming the first row."""
+    engines' fittings of the source value) as failed, naming the first row; into MongoDB
+    the reference is what the adapter's docstring promises for the source's values, in
+    BSON type and value."""
     scols, tcols = [c.source for c in cells], [c.target for c in cells]
-    got = {r[0]: r[1:] for r in fetch(tgt, f"SELECT id, {select_list(tgt.kind, tcols)} FROM {qualified(tgt, name)}")}
-    want = {r[0]: r[1:] for r in fetch(tgt, f"SELECT id, {select_list(tgt.kind, tcols)} FROM {qualified(tgt, name + '_ref')}")}
-    sval = {r[0]: r[1:] for r in fetch(src, f"SELECT id, {select_list(src.kind, scols)} FROM {qualified(src, name)}")}
+    sval = by_id(src, name, scols)
+    mongodb = tgt.kind == "mongodb"
+    if mongodb:
+        with collection(tgt, name) as coll:
+            got = {d["_id"]: tuple(d.get(f"c{j}", ABSENT) for j in range(len(cells))) for d in coll.find()}
+        want = {i: tuple(as_bson(c.target.kind, canon(c.source, v)) for c, v in zip(cells, r)) for i, r in sval.items()}
+    else:
+        got, want = by_id(tgt, name, tcols), by_id(tgt, f"{name}_ref", tcols)
     if sorted(got) != sorted(want):
         for c in cells:
             c.outcome = f"keys differ: {sorted(set(got) ^ set(want))}"
         return
     for j, c in enumerate(cells):
         pad = Kind.CHAR in (c.source.kind, c.target.kind)
+
+        def same(v):
+            return as_compared(v, pad) if mongodb else canon(c.target, v, pad)
         for i in sorted(want):
-            g, w = canon(c.target, got[i][j], pad), canon(c.target, want[i][j], pad)
-            if g != w and g not in fittings(c.source, c.target, canon(c.source, sval[i][j])):
-                c.outcome = f"id {i}: target {got[i][j]!r}, the engine stores {want[i][j]!r}"
+            g, w = same(got[i][j]), same(want[i][j])
+            fitted = fittings(c.source, c.target, canon(c.source, sval[i][j]))
+            if g != w and g not in [same(as_bson(c.target.kind, f) if mongodb else f) for f in fitted]:
+                reference = "promised" if mongodb else "the engine stores"
+                c.outcome = f"id {i}: target {got[i][j]!r}, {reference} {want[i][j]!r}"
                 break
 
 
@@ -397,15 +518,17 @@ def report_lines() -> list[str]:
 @pytest.mark.parametrize("source_kind,target_kind", PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
 def test_type_matrix_converges(tmp_path, source_kind, target_kind, capsys):
     with BACKENDS[source_kind](tmp_path, "s") as src, BACKENDS[target_kind](tmp_path, "t") as tgt:
-        cells_by_table = {}
-        for fam_name, fam in FAMILIES.items():
-            name = f"m_{fam_name}"
-            cells = build(src, tgt, name, fam_name, fam)
-            if cells:
-                cells_by_table[name] = cells
+        built = {f"m_{fam_name}": (fam, *build(src, tgt, f"m_{fam_name}", fam_name, fam))
+                 for fam_name, fam in FAMILIES.items()}
+        built = {name: b for name, b in built.items() if b[1]}
+        cells_by_table = {name: cells for name, (_, cells, _) in built.items()}
         configure(tmp_path, src, tgt, list(cells_by_table))
         OUTCOMES[(source_kind, target_kind)] = [c for cells in cells_by_table.values() for c in cells]
-        assert main(["schema", "--config", str(tmp_path / "schema.cfg")]) == 0
+        # a MongoDB target's collections are made by schema --apply alone
+        apply = ["--apply"] if target_kind == "mongodb" else []
+        assert main(["schema", "--config", str(tmp_path / "schema.cfg"), *apply]) == 0
+        for name, (fam, cells, stored) in built.items():
+            drift(tgt, name, fam, cells, stored)
         code = main(["sync", "--config", str(tmp_path / "sync.cfg")])
         err = capsys.readouterr().err
         if code != 0:

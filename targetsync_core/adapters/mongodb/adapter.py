@@ -3,7 +3,8 @@
 **Tables.** Table ``schema.name`` is collection ``name`` of database ``schema``; the DSN's
 database keeps the bookkeeping: ``_targetsync_tables`` (each synced table's ``.skt``
 definition, which ``schema --apply`` writes and every later stage checks against, as a
-relational target's catalog), ``_targetsync_applied`` and ``_targetsync_lease``.
+relational target's catalog), ``_targetsync_applied``, ``_targetsync_lease`` and
+``_targetsync_sessions`` (each running loader's session, host and pid).
 
 **Documents.** ``_id`` is the primary key: the key's value for a one-column key, an
 ordered subdocument ``{k1: …, k2: …}`` for a composite one. Every column is a field, NULL

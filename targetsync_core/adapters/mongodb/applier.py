@@ -4,7 +4,8 @@ standalone applier (``standalone.py``) shares with it: the records as pymongo wr
 bulk_writes, the lease, the applied-file records.
 
 Bookkeeping, in the DSN's database: ``_targetsync_lease`` holds one document,
-``{_id: "loader", holder, host, pid, expires_at}``; ``_targetsync_applied`` one document
+``{_id: "loader", holder, host, pid, expires_at}``; ``_targetsync_sessions`` one per
+running loader, ``{_id: its session id, host, pid}``; ``_targetsync_applied`` one document
 per applied file, ``{_id: "run/file", run_id, file_no, records, applied_at}``, and, on a
 standalone server, one per applied chunk of a file, ``{_id: "run/file/chunk", …, chunk,
 start, end}`` (the writes it covered), which :meth:`MongoApplier.applied_files` ignores.
@@ -16,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from targetsync_core import faults
 from targetsync_core.adapters.base import Applier, LeaseHolder, TableBatch
 from targetsync_core.adapters.mongodb import validator
 from targetsync_core.adapters.sql.sqlapply import _alive
@@ -25,7 +27,7 @@ from targetsync_core.model.schema import Table
 if TYPE_CHECKING:
     from targetsync_core.adapters.mongodb.adapter import MongoDatabase
 
-APPLIED, LEASE = "_targetsync_applied", "_targetsync_lease"
+APPLIED, LEASE, SESSIONS = "_targetsync_applied", "_targetsync_lease", "_targetsync_sessions"
 VALIDATION_FAILED = 121   # DocumentValidationFailure
 
 
@@ -104,15 +106,33 @@ def _refusal(db: "MongoDatabase", table: str, errors: list[dict]) -> str:
 
 
 class MongoApplier(Applier):
-    """One file, one transaction (with its record and the lease)."""
+    """One file, one transaction (with its record and the lease), every transaction of
+    the loader in one session, recorded with its process (:meth:`_start_session`)."""
 
     def __init__(self, db: "MongoDatabase"):
         self.db = db
         self.missed: dict[str, int] = {}
         self.meta = db.meta()
+        self.session = None
 
     def acquire_lease(self, holder: LeaseHolder, ttl: float) -> None:
+        if self.session is None:
+            self.db.call("starting the loader's session", self._start_session, holder)
         self.db.call("taking the apply lease", self._claim, holder, ttl)
+
+    def _start_session(self, holder: LeaseHolder) -> None:
+        """Start the session this applier's transactions run in, recorded (outside any
+        transaction) with its host and pid. First end the sessions of loaders that died on
+        this host: one killed inside a file left its transaction open, holding the lease
+        document it wrote until the server reaps it (a minute), where a dead pid is meant
+        to free the lease at once."""
+        sessions, client = self.meta[SESSIONS], self.db.client()
+        for doc in list(sessions.find({"host": holder.host})):
+            if not _alive(doc["host"], doc["pid"], holder.host):
+                client.admin.command("killSessions", [doc["_id"]])
+                sessions.delete_one({"_id": doc["_id"]})
+        self.session = client.start_session()
+        sessions.insert_one({"_id": self.session.session_id, "host": holder.host, "pid": holder.pid})
 
     def release_lease(self, holder: LeaseHolder) -> None:
         self.db.call("releasing the apply lease", self.meta[LEASE].update_one,
@@ -165,8 +185,10 @@ class MongoApplier(Applier):
             if not self._applied(run_id, file_no, session):
                 bulk_write(self.db, writes(self.db, batches), session, self.missed)
                 self._record_file(run_id, file_no, batches, session)
-        with self.db.client().start_session() as session:
-            session.with_transaction(work)
+                faults.point("mongodb.before_commit")
+        if self.session is None:
+            self.session = self.db.client().start_session()
+        self.session.with_transaction(work)
 
     def _applied(self, run_id: str, file_no: int, session=None) -> bool:
         return self.meta[APPLIED].find_one({"_id": f"{run_id}/{file_no}"}, {"_id": 1}, session=session) is not None
@@ -177,4 +199,11 @@ class MongoApplier(Applier):
                                       session=session)
 
     def close(self) -> None:
-        pass
+        import pymongo.errors as E
+        if self.session is not None:
+            try:
+                self.meta[SESSIONS].delete_one({"_id": self.session.session_id})
+                self.session.end_session()
+            except E.PyMongoError:
+                pass   # a lost connection: the record goes when the next loader finds this pid gone
+            self.session = None
