@@ -41,6 +41,12 @@ class Limits:
     max_year: int = 9999
 
 
+def adapter_of(type_name: str):
+    """The adapter class of a database type, as a target where it can be one (a source
+    only, Cassandra, as a source)."""
+    return adapter_class(type_name, "type", "target" if type_name in TARGETS else "source")
+
+
 @dataclass
 class Backend:
     kind: str
@@ -50,17 +56,13 @@ class Backend:
     path: Path | None = None
 
     @property
-    def role(self) -> str:
-        return "target" if self.type_name in TARGETS else "source"
-
-    @property
     def db(self):
-        return adapter_class(self.type_name, "type", self.role).from_dsn(self.type_name, parse_dsn(self.url))
+        return adapter_of(self.type_name).from_dsn(self.type_name, parse_dsn(self.url))
 
     @property
     def limits(self) -> Limits:
         """What the adapter declares it can hold: the suite asks capabilities, not names."""
-        caps = adapter_class(self.type_name, "type", self.role).capabilities
+        caps = adapter_of(self.type_name).capabilities
         return Limits(caps.max_integer, caps.nonfinite_floats, pad_space=caps.pads_key_spaces,
                       empty_is_null=caps.empty_is_null, max_year=9998 if self.kind == "cassandra" else 9999)
 

@@ -13,7 +13,7 @@ from tests.conformance.backends import ALL_BACKENDS, BACKENDS
 from tests.conformance.test_conformance import assert_same, prepare
 
 
-@pytest.mark.parametrize("target_kind", list(ALL_BACKENDS))
+@pytest.mark.parametrize("target_kind", [k for k in ALL_BACKENDS if k != "cassandra"])   # a source only
 def test_files_applied_in_small_chunks_converge(tmp_path, target_kind, monkeypatch, capsys):
     monkeypatch.setattr(loader, "CHUNK_RECORDS", 3)
     with BACKENDS["sqlite"](tmp_path, "src") as src, ALL_BACKENDS[target_kind](tmp_path, "tgt") as tgt:

@@ -14,11 +14,11 @@ from targetsync_core.diff.merge import split_lines
 from targetsync_core.diff.windows import Window
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import BACKENDS, joint_limits
+from tests.conformance.backends import BACKENDS, adapter_of, joint_limits
 from tests.helpers import VALUE_COLUMNS, random_value
 
 #: backend names are their type names
-TEXTUAL = [k for k in BACKENDS if adapter_class(k, "type", "target").line_format is not None]
+TEXTUAL = [k for k in BACKENDS if adapter_of(k).line_format is not None]
 
 
 def test_postgres_renders_lines():
@@ -48,7 +48,7 @@ def test_text_lines_decode_to_the_rows_read_window_returns(tmp_path, kind):
         db.close()
 
 
-CHECKSUMMING = [k for k in BACKENDS if adapter_class(k, "type", "target").checksum_format is not None]
+CHECKSUMMING = [k for k in BACKENDS if adapter_of(k).checksum_format is not None]
 
 
 def test_postgres_checksums_windows():
