@@ -19,8 +19,8 @@ Rows are ``(id INT64 key, a VARCHAR(30), b INT64, c FLOAT64, d TIMESTAMPTZ(3))``
 canonical values (``model/types.py``): source keys are the even numbers 0..2N-2, target-only
 keys odd.
 
-What it measures, each run in its own child process (``--child``): wall seconds of
-``Emitter.run()``, split into the scan-and-sort phase (``sort_items``, recorded by wrapping
+What it measures, each run in its own child process (``--child``): wall and CPU seconds of
+``Emitter.run()`` (CPU: user + system, all threads), the wall split into the scan-and-sort phase (``sort_items``, recorded by wrapping
 it in the child) and the windows after it; the child's peak RSS (``ru_maxrss``) and its RSS
 before the run; the sorted runs spilled and the spill directory's peak size (sampled every
 0.2 s) and final store size; the counts, checked against the drift injected (a wrong count
@@ -32,7 +32,8 @@ Three sets of runs: the grid (sizes × drifts at ``--ceiling``, (pk, hash) mode,
 times each, medians and ranges); the ceiling trade at ``--trade-size`` (1% drift, ceilings
 ``--trade-ceilings``, ``all`` meaning N+1: nothing spilled; at exactly N the sorter
 writes its full buffer as one run); whole rows (``pk_hash=False``,
-``sort_mem_rows`` = the ceiling) beside (pk, hash) at ``--mode-size``. ``--profile SIZE:DRIFT``
+``sort_mem_rows`` = the ceiling) beside (pk, hash) at ``--mode-size`` and ``--mode-drifts``, the
+two alternating ``--repeat`` times (or (pk, hash) taken from the grid). ``--profile SIZE:DRIFT``
 instead runs one child under cProfile (the window threads too) and prints its top entries.
 Spill files go under ``--spill-dir`` (default: the system temporary directory), one fresh
 directory a run. Prints Markdown tables; timings are never asserted.
@@ -201,6 +202,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process, all threads: less sensitive than wall seconds to
+    other processes sharing the cores."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class DiskSampler(threading.Thread):
     """The largest total size of the files under ``root``, sampled every 0.2 s."""
 
@@ -283,16 +291,18 @@ def measure(spec: Spec, profile: bool = False) -> dict:
     else:
         sampler.start()
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         summary = Emitter(pairs, source, target, settings).run()
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     finally:
-        disk = sampler.stop() if sampler else 0
-        if main:
-            main.disable()
-        shutil.rmtree(spill, ignore_errors=True)
+        try:
+            disk = sampler.stop() if sampler else 0
+            if main:
+                main.disable()
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
     counts = asdict(summary.tables[0].counts)
-    out.update(wall_s=wall, peak_rss_mb=peak_rss_mb(), counts=counts, fetched=source.fetched,
+    out.update(wall_s=wall, cpu_s=cpu, peak_rss_mb=peak_rss_mb(), counts=counts, fetched=source.fetched,
                fetch_calls=source.fetch_calls, windows=summary.tables[0].windows,
                spill_peak_mb=disk / 2**20, **stats)
     check(spec, out)
@@ -333,7 +343,7 @@ def run_child(spec: Spec) -> dict:
         raise SystemExit(f"run {spec} failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["load"] = load
-    print(f"  {label(spec)}: {out['wall_s']:.1f} s, {out['peak_rss_mb']:.0f} MB, "
+    print(f"  {label(spec)}: {out['wall_s']:.1f} s (cpu {out.get('cpu_s', float('nan')):.1f} s), {out['peak_rss_mb']:.0f} MB, "
           f"runs={out.get('runs', '-')}, fetched={out.get('fetched', '-')}, load {load:.2f}", flush=True)
     return out
 
@@ -359,7 +369,9 @@ def size_text(n: int) -> str:
 
 
 def med(runs: list[dict], key: str) -> str:
-    vals = [r[key] for r in runs]
+    vals = [r[key] for r in runs if key in r]
+    if not vals:
+        return "—"
     m = statistics.median(vals)
     if len(vals) == 1:
         return f"{m:.1f}"
@@ -389,6 +401,7 @@ def main() -> None:
     ap.add_argument("--trade-size", default="3M")
     ap.add_argument("--trade-ceilings", default="10k,100k,1M,all")
     ap.add_argument("--mode-size", default="3M")
+    ap.add_argument("--mode-drifts", default="1,10")
     ap.add_argument("--spill-dir", default=os.environ.get("TARGETSYNC_SPILL_DIR", ""))
     ap.add_argument("--only", default="generators,grid,trade,mode", help="which sets to run")
     ap.add_argument("--profile", default="", help="SIZE:DRIFT: one run under cProfile, nothing else")
@@ -436,11 +449,15 @@ def main() -> None:
             trade[cv] = grid.get((tn, 1.0)) if cv == ceiling and (tn, 1.0) in grid else \
                 [run_child(Spec(tn, 1.0, cv, spill_root=spill))]
     mode: dict[tuple, list[dict]] = {}
-    if "mode" in only:
+    if "mode" in only:   # the two modes alternate, so that both see the same load
         mn = parse_size(args.mode_size)
-        for d in (1.0, 10.0):
-            mode["pk-hash", d] = grid.get((mn, d)) or [run_child(Spec(mn, d, ceiling, spill_root=spill))]
-            mode["whole rows", d] = [run_child(Spec(mn, d, ceiling, pk_hash=False, spill_root=spill))]
+        for d in (float(x) for x in args.mode_drifts.split(",")):
+            hashed = mode["pk-hash", d] = list(grid.get((mn, d), []))
+            whole = mode["whole rows", d] = []
+            for _ in range(args.repeat):
+                if (mn, d) not in grid:
+                    hashed.append(run_child(Spec(mn, d, ceiling, spill_root=spill)))
+                whole.append(run_child(Spec(mn, d, ceiling, pk_hash=False, spill_root=spill)))
 
     print()
     if gens:
@@ -461,25 +478,25 @@ def main() -> None:
         rows = []
         for (n, d), runs in grid.items():
             c = runs[0]["counts"]
-            rows.append([size_text(n), f"{d:g}%", len(runs), med(runs, "wall_s"), med(runs, "sort_s"),
+            rows.append([size_text(n), f"{d:g}%", len(runs), med(runs, "wall_s"), med(runs, "cpu_s"), med(runs, "sort_s"),
                          f"{statistics.median(map(windows_s, runs)):.1f}",
                          f"{max(r['peak_rss_mb'] for r in runs):.0f}", runs[0]["runs"],
                          f"{runs[0]['store_mb']:.0f} / {max(r['spill_peak_mb'] for r in runs):.0f}",
                          f"{runs[0]['fetched']:,}", f"{c['inserts']:,} / {c['updates']:,} / {c['deletes']:,}",
                          f"{runs[0]['fetch_calls']}"])
-        print_table(["rows", "drift", "runs", "wall s", "scan+sort s", "windows s", "peak RSS MB", "sorted runs",
+        print_table(["rows", "drift", "runs", "wall s", "cpu s", "scan+sort s", "windows s", "peak RSS MB", "sorted runs",
                      "store / peak spill MB", "keys fetched", "I / U / D", "fetch calls"], rows)
     if trade:
         print(f"The ceiling trade, {args.trade_size} rows, 1% drift, (pk, hash):\n")
-        print_table(["ceiling (rows)", "wall s", "scan+sort s", "peak RSS MB", "sorted runs", "peak spill MB"],
-                    [["all (N+1)" if c > parse_size(args.trade_size) else size_text(c), med(r, "wall_s"),
+        print_table(["ceiling (rows)", "wall s", "cpu s", "scan+sort s", "peak RSS MB", "sorted runs", "peak spill MB"],
+                    [["all (N+1)" if c > parse_size(args.trade_size) else size_text(c), med(r, "wall_s"), med(r, "cpu_s"),
                       med(r, "sort_s"), f"{max(x['peak_rss_mb'] for x in r):.0f}", r[0]["runs"],
                       f"{max(x['spill_peak_mb'] for x in r):.0f}"] for c, r in sorted(trade.items())])
     if mode:
         print(f"Whole rows against (pk, hash), {args.mode_size} rows, ceiling {size_text(ceiling)}:\n")
-        print_table(["mode", "drift", "wall s", "scan+sort s", "windows s", "peak RSS MB", "sorted runs",
+        print_table(["mode", "drift", "runs", "wall s", "cpu s", "scan+sort s", "windows s", "peak RSS MB", "sorted runs",
                      "store / peak spill MB", "keys fetched"],
-                    [[m, f"{d:g}%", med(r, "wall_s"), med(r, "sort_s"), f"{statistics.median(map(windows_s, r)):.1f}",
+                    [[m, f"{d:g}%", len(r), med(r, "wall_s"), med(r, "cpu_s"), med(r, "sort_s"), f"{statistics.median(map(windows_s, r)):.1f}",
                       f"{max(x['peak_rss_mb'] for x in r):.0f}", r[0]["runs"],
                       f"{r[0]['store_mb']:.0f} / {max(x['spill_peak_mb'] for x in r):.0f}", f"{r[0]['fetched']:,}"]
                      for (m, d), r in mode.items()])
