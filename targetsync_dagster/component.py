@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import dagster as dg
 from pydantic import Field
@@ -67,6 +67,15 @@ class TargetSyncComponent(dg.Component, dg.Resolvable, dg.Model):
                                             "pairs in memory before spilling")
     cassandra_sort_mem_rows: int = Field(default=1_000_000, gt=0, description="Cassandra sources: whole rows in "
                                          "memory before spilling")
+    executor: Literal["in_process", "multiprocess", "celery"] = Field(
+        default="in_process", description="where the steps of the distributed sync run: in this process, in "
+        "subprocesses, or on Celery workers (docs/DEPLOY.md)")
+    celery_broker_env: str = Field(default="TARGETSYNC_CELERY_BROKER", description="the environment variable "
+                                   "holding the Celery broker URL (executor: celery)")
+    celery_backend_env: str = Field(default="TARGETSYNC_CELERY_BACKEND", description="the environment variable "
+                                    "holding the Celery result backend URL (executor: celery)")
+    celery_queue: str = Field(default="dagster", description="the Celery queue the steps go to (workers "
+                              "started with -q QUEUE take them)")
     schedule: Optional[str] = Field(default="0 2 * * *", description="cron (UTC) of the full sync; null: none")
     max_partitions_per_run: int = Field(default=25, description="tables a backfill run takes at once")
     description: str = Field(default="", description="what this sync is for, shown on its assets")
@@ -86,7 +95,9 @@ class TargetSyncComponent(dg.Component, dg.Resolvable, dg.Model):
                                  cassandra_pk_hash_mem_rows=self.cassandra_pk_hash_mem_rows,
                                  cassandra_sort_mem_rows=self.cassandra_sort_mem_rows),
             schedule=self.schedule, max_partitions_per_run=self.max_partitions_per_run,
-            description=self.description, owners=tuple(self.owners), tags=dict(self.tags))
+            description=self.description, owners=tuple(self.owners), tags=dict(self.tags), executor=self.executor,
+            celery_broker_env=self.celery_broker_env, celery_backend_env=self.celery_backend_env,
+            celery_queue=self.celery_queue)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         root = getattr(context, "project_root", None)

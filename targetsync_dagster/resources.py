@@ -101,8 +101,15 @@ class RunDirectory(ConfigurableResource):
                             output_dir=d / "emit", checkpoint_dir=d / "checkpoint", resume=resume,
                             publish_every_window=True, sorting=self.sorting)
 
-    def full_settings(self, resume: bool) -> EmitSettings:
-        d = self.full_dir
+    def group_dir(self, key: str) -> Path:
+        """Where one step of the distributed sync (a table, or tables joined by foreign
+        keys) keeps its folders."""
+        return self.root / "groups" / key
+
+    def full_settings(self, resume: bool, d: Path | None = None) -> EmitSettings:
+        """The settings of a sync of many tables in one emit, kept in ``d`` (default
+        :attr:`full_dir`)."""
+        d = d or self.full_dir
         return EmitSettings(window_size=self.window_size, max_threads=self.max_threads,
                             file_target_bytes=max(1, int(self.emit_file_target_mb * 1024 * 1024)),
                             output_dir=d / "emit", checkpoint_dir=d / "checkpoint", resume=resume,

@@ -16,6 +16,9 @@ the pair's name, so several pairs live side by side in one code location
                                              ``max_partitions_per_run`` tables a run
 ``orders_full_sync``                         every listed table in one run, in one emit
                                              ordered over foreign keys: the one-click sync
+``orders_distributed_sync``                  the full sync as a step per table (or per set
+                                             joined by foreign keys) on the pair's
+                                             executor, Celery workers included (``scale``)
 ``orders_drift_report``                      validate every table, apply nothing
 ``orders_nightly_drift_repair``              the full sync on a cron (02:00 UTC)
 ``orders_table_list_sensor``                 partitions follow the table list
@@ -62,8 +65,19 @@ class SyncPair:
     description: str = ""
     owners: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    #: where the steps of the distributed sync run (``scale``): in_process, multiprocess
+    #: or celery, and the environment variables holding Celery's broker and backend URLs
+    executor: str = "in_process"
+    celery_broker_env: str = "TARGETSYNC_CELERY_BROKER"
+    celery_backend_env: str = "TARGETSYNC_CELERY_BACKEND"
+    #: the Celery queue its steps go to (workers started with ``-q`` take them): pairs or
+    #: deployments sharing a broker keep apart so
+    celery_queue: str = "dagster"
 
     def __post_init__(self):
+        from targetsync_dagster.scale import EXECUTORS
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"a sync pair's executor must be one of {', '.join(EXECUTORS)}, not {self.executor!r}")
         if not NAME.match(self.name):
             raise ValueError(f"a sync pair's name must be letters, digits and _, starting with a letter, "
                              f"not {self.name!r}")
@@ -278,20 +292,10 @@ def _build(pair: SyncPair) -> Definitions:
     def sync_every_table(context):
         """Every listed table in one emit, ordered over the foreign keys among them, and
         applied as it goes; then each is validated. Records each table's partition."""
-        source, target, run_dir = _resources(pair, context)
+        run_dir = _resources(pair, context)[2]
         names = run_dir.names()
-        tables, by_name = _skt(run_dir, names)
         _register(context.instance, partitions.name, names)
-        src_db, tgt_db = source.open("source"), target.open("target")
-        d = run_dir.full_dir
-        resume = (d / "emit").is_dir() and F.read_run(d / "emit") is not None and not (d / "emit" / F.DONE).exists()
-        emitter = T.transient(lambda: commands.make_emitter(src_db, tgt_db, names, tables, run_dir.rename(),
-                                                            run_dir.full_settings(resume)))
-        result = T.transient(lambda: commands.sync_with(emitter, tables, LoadSettings(d / "emit", d / "done",
-                                                                                      lease_wait=T.LEASE_WAIT)))
-        checked = T.transient(lambda: commands.make_emitter(src_db, tgt_db, names, tables, run_dir.rename(),
-                                                            run_dir.validate_settings()).run())
-        yield from _record(context, pair, names, by_name, run_dir.rename(), result, checked)
+        yield from sync_tables(context, pair, names, run_dir.full_dir)
 
     @job(name=f"{n}_full_sync", executor_def=in_process_executor,
          description="One click: every listed table, in one run, in an order that keeps the target's foreign "
@@ -345,11 +349,30 @@ def _build(pair: SyncPair) -> Definitions:
                    ([partitions.build_delete_request(gone)] if gone else [])
         return SensorResult(dynamic_partitions_requests=requests)
 
+    from targetsync_dagster.scale import distributed_sync_job
+    distributed = distributed_sync_job(pair, partitions)
     return Definitions(
         assets=[*source_specs, source_schema, target_ddl, target_tables, table_emit, table_apply],
-        jobs=[schema_migration, table_sync, full_sync, drift_report], schedules=automation,
+        jobs=[schema_migration, table_sync, full_sync, distributed, drift_report], schedules=automation,
         sensors=[table_list_sensor],
         resources={src_key: pair.source, tgt_key: pair.target, dir_key: pair.run_dir})
+
+
+def sync_tables(context, pair: SyncPair, names: list[str], d):
+    """``names`` synced in one emit (ordered over the foreign keys among them) applied as
+    it goes, its folders in ``d`` (resumed where an earlier step left them), then
+    validated; yields each table's materializations and check."""
+    source, target, run_dir = _resources(pair, context)
+    tables, by_name = _skt(run_dir, names)
+    src_db, tgt_db = source.open("source"), target.open("target")
+    resume = (d / "emit").is_dir() and F.read_run(d / "emit") is not None and not (d / "emit" / F.DONE).exists()
+    emitter = T.transient(lambda: commands.make_emitter(src_db, tgt_db, names, tables, run_dir.rename(),
+                                                        run_dir.full_settings(resume, d)))
+    result = T.transient(lambda: commands.sync_with(emitter, tables, LoadSettings(d / "emit", d / "done",
+                                                                                  lease_wait=T.LEASE_WAIT)))
+    checked = T.transient(lambda: commands.make_emitter(src_db, tgt_db, names, tables, run_dir.rename(),
+                                                        run_dir.validate_settings()).run())
+    yield from _record(context, pair, names, by_name, run_dir.rename(), result, checked)
 
 
 def _record(context, pair: SyncPair, names, by_name, rename, result, checked):

@@ -19,6 +19,17 @@ def same(tmp_path, t) -> bool:
     return [canon_row(t, x) for x in read_all(src, t)] == [canon_row(t, x) for x in read_all(tgt, t)]
 
 
+def converged(tmp_path, instance, pair, tables, r) -> None:
+    """Run ``r`` succeeded, every table passed its check, is equal on both sides and
+    recorded no difference after apply."""
+    assert r.success, failures(r)
+    checks = {e.partition: e.passed for e in r.get_asset_check_evaluations()}
+    assert checks == {t.qualified: True for t in tables}
+    for t in tables:
+        assert same(tmp_path, t)
+        assert materialized(instance, pair.key("table_apply"), t.qualified)["differences after apply"] == 0
+
+
 def subset(defs, instance, partition: str, **selection):
     """Run only the selected assets or checks of one partition, as the UI's launch does."""
     job = defs.resolve_implicit_global_asset_job_def().get_subset(**selection)
@@ -71,13 +82,7 @@ def test_specs_carry_kinds_table_names_and_source_to_target_lineage(tmp_path):
 def test_a_full_sync_does_every_table_in_one_run_and_records_each_partition(tmp_path):
     with instance_for_test() as instance:
         pair, defs, tables, _, _ = migrated(tmp_path, instance)
-        r = run(defs, "t_full_sync", instance)
-        assert r.success, failures(r)
-        checks = {e.partition: e.passed for e in r.get_asset_check_evaluations()}
-        assert checks == {t.qualified: True for t in tables}
-        for t in tables:
-            assert same(tmp_path, t)
-            assert materialized(instance, pair.key("table_apply"), t.qualified)["differences after apply"] == 0
+        converged(tmp_path, instance, pair, tables, run(defs, "t_full_sync", instance))
 
 
 def test_a_backfill_run_takes_several_partitions_and_records_each(tmp_path):

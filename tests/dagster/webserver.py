@@ -52,10 +52,15 @@ def free_port() -> int:
 
 
 class DagsterDev:
-    def __init__(self, home: Path, env: dict, log: Path):
+    """``dagster dev`` (webserver and daemon) over ``workspace`` (the project's by default),
+    its instance ``dagster_yaml`` (the project's local one by default) in ``home``."""
+
+    def __init__(self, home: Path, env: dict, log: Path, dagster_yaml: Path | None = None,
+                 workspace: Path | None = None):
         self.home, self.port, self.log = home, free_port(), log
+        self.workspace = workspace or ROOT / "workspace.yaml"
         home.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        shutil.copy(dagster_yaml or ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
         self.env = {**os.environ, **env, "DAGSTER_HOME": str(home), "PATH": f"{BIN}:{os.environ['PATH']}"}
         self.proc: subprocess.Popen | None = None
 
@@ -66,7 +71,7 @@ class DagsterDev:
     def start(self, timeout: float = 180) -> "DagsterDev":
         out = open(self.log, "w")
         self.proc = subprocess.Popen([str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(self.port),
-                                      "-w", str(ROOT / "workspace.yaml")], cwd=ROOT, env=self.env, stdout=out,
+                                      "-w", str(self.workspace)], cwd=self.workspace.parent, env=self.env, stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
