@@ -3,7 +3,9 @@
 local RabbitMQ (``deploy/celery.yaml``, results in Redis; a queue of the test's own),
 started as subprocesses and stopped by PID, and ``dagster dev`` (webserver and daemon).
 The distributed sync of 20 tables from PostgreSQL to MariaDB is launched through the
-webserver's GraphQL endpoint: every table converges, and the steps ran in both workers."""
+webserver's GraphQL endpoint: every table converges, and the steps ran in both workers; a
+worker killed mid-apply hands its step to the other with nothing applied twice; a pool of
+one runs one step at a time across both workers."""
 from __future__ import annotations
 
 import contextlib
@@ -144,14 +146,19 @@ class Deployment:
     def worker(self, name: str, **env):
         return worker(name, self.queue, {**self.env, **env}, self.tmp / f"{name}.log")
 
-    def step_starts(self, run_id: str, monkeypatch) -> list:
-        """The run's STEP_START events, read from the instance's PostgreSQL storage."""
-        from dagster import DagsterEventType, DagsterInstance
+    def instance(self, monkeypatch):
+        """The deployment's instance, opened in the test's process."""
+        from dagster import DagsterInstance
         for k, v in self.env.items():
             if k.startswith(("TARGETSYNC_", "DAGSTER_HOME")):
                 monkeypatch.setenv(k, v)
-        with DagsterInstance.from_config(str(self.home)) as instance:
-            return instance.all_logs(run_id, of_type=DagsterEventType.STEP_START)
+        return DagsterInstance.from_config(str(self.home))
+
+    def step_starts(self, run_id: str, monkeypatch, kind: str = "STEP_START") -> list:
+        """The run's step events of ``kind``, read from the instance's PostgreSQL storage."""
+        from dagster import DagsterEventType
+        with self.instance(monkeypatch) as instance:
+            return instance.all_logs(run_id, of_type=DagsterEventType(kind))
 
     def log(self) -> str:
         return (self.tmp / "dagster.log").read_text()[-3000:]
@@ -225,3 +232,37 @@ def test_a_worker_killed_mid_apply_gives_its_step_to_the_other_and_nothing_is_ap
         assert len(starts) == 2, [(e.step_key, e.dagster_event.pid) for e in starts]   # w1's, then w2's
         assert count(tgt) == 3000   # every row inserted once
         assert tgt.read(Table(tgt.schema, "items", items.columns, ("id",))) == src.read(items)
+
+
+def test_a_pool_of_one_runs_one_step_at_a_time_across_both_workers(tmp_path, monkeypatch):
+    """The pool ``targetsync_<pair>_sync`` bounds the steps running at once over every
+    worker together (and so the connections each database sees, maxThreads a step): set
+    to 1, no two steps of four tables overlap, though two workers wait for them."""
+    reachable(BROKER)
+    reachable(BACKEND)
+    with postgres_database() as store, BACKENDS["postgres"](tmp_path, "s") as src, \
+            BACKENDS["mariadb"](tmp_path, "t") as tgt:
+        chosen = tables(src.schema)[:4]
+        src.create(chosen)
+        for t in chosen:
+            src.insert(t, [(i, f"v{i}", i / 4) for i in range(400)])
+        d = Deployment(tmp_path, store, src, tgt, chosen)
+        with d.worker("w1"), d.worker("w2"):
+            d.dev.start()
+            try:
+                assert finished(d.dev, launch(d.dev, "wide_schema_migration")) == "SUCCESS"
+                with d.instance(monkeypatch) as instance:
+                    instance.event_log_storage.set_concurrency_slots("targetsync_wide_sync", 1)
+                run_id = launch(d.dev, "wide_distributed_sync")
+                status = finished(d.dev, run_id)
+            finally:
+                d.dev.stop()
+        assert status == "SUCCESS", d.log()
+        spans = {}
+        for kind in ("STEP_START", "STEP_SUCCESS"):
+            for e in d.step_starts(run_id, monkeypatch, kind):
+                if "sync_group" in (e.step_key or ""):
+                    spans.setdefault(e.step_key, []).append(e.timestamp)
+        spans = sorted(tuple(v) for v in spans.values())
+        assert len(spans) == len(chosen) and all(len(s) == 2 for s in spans), spans
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), spans   # one after another
