@@ -78,7 +78,7 @@ def distributed_sync_job(pair, partitions):
     from targetsync_dagster import sync as S
     n = pair.name
     src_key, tgt_key, dir_key = pair.resource_keys
-    queue = {"dagster-celery/queue": pair.celery_queue}
+    queue = S.celery_queue(pair)
 
     @op(required_resource_keys={dir_key}, name=f"{n}_plan_groups", out=DynamicOut(list), tags=queue)
     def plan_groups(context):

@@ -13,7 +13,10 @@ the pair's name, so several pairs live side by side in one code location
                                              diff into change files, apply them; the
                                              check ``target_matches_source`` per partition
 ``orders_table_sync``                        those two for chosen partitions; backfills run
-                                             ``max_partitions_per_run`` tables a run
+                                             ``max_partitions_per_run`` tables a run; on
+                                             the pair's executor (Celery: the emit and
+                                             the apply of a table may run on different
+                                             workers, over the shared run directory)
 ``orders_full_sync``                         every listed table in one run, in one emit
                                              ordered over foreign keys: the one-click sync
 ``orders_distributed_sync``                  the full sync as a step per table (or per set
@@ -88,6 +91,12 @@ class SyncPair:
     @property
     def resource_keys(self) -> tuple[str, str, str]:
         return f"{self.name}_source", f"{self.name}_target", f"{self.name}_run_dir"
+
+
+def celery_queue(pair: SyncPair) -> dict:
+    """The tag sending a step to the pair's Celery queue (what workers started with ``-q``
+    take; without a Celery executor it does nothing)."""
+    return {"dagster-celery/queue": pair.celery_queue}
 
 
 def _resources(pair: SyncPair, context) -> tuple:
@@ -202,7 +211,7 @@ def _build(pair: SyncPair) -> Definitions:
     # -- per table --
     @asset(key=pair.key("table_emit"), partitions_def=partitions, deps=[target_tables, *source_specs],
            kinds={"targetsync", stype}, pool=f"targetsync_{n}_source", backfill_policy=backfill,
-           required_resource_keys={src_key, tgt_key, dir_key},
+           required_resource_keys={src_key, tgt_key, dir_key}, op_tags=celery_queue(pair),
            description="Diff the partition's table window by window into change files; a re-executed "
                        "partition resumes after its last published window.", **common)
     def table_emit(context):
@@ -244,7 +253,8 @@ def _build(pair: SyncPair) -> Definitions:
                                               "the table; a table that still differs fails its check and the step.",
                                   skippable=True, **common)],
                  check_specs=[check_spec], partitions_def=partitions, can_subset=True, pool=f"targetsync_{n}_target",
-                 backfill_policy=backfill, required_resource_keys={src_key, tgt_key, dir_key}, name=f"{n}_table_apply")
+                 backfill_policy=backfill, required_resource_keys={src_key, tgt_key, dir_key}, name=f"{n}_table_apply",
+                 op_tags=celery_queue(pair))
     def table_apply(context):
         keys, run_dir, tables, by_name, src_db, tgt_db, rename = _step(pair, context)
         if apply_key not in context.selected_asset_keys:   # the check alone: validate, apply nothing
@@ -283,8 +293,10 @@ def _build(pair: SyncPair) -> Definitions:
     schema_migration = define_asset_job(f"{n}_schema_migration", selection=[source_schema, target_ddl, target_tables],
                                         executor_def=in_process_executor,
                                         description="Extract the source schema, write the DDL, create missing tables.")
+    from targetsync_dagster.scale import distributed_sync_job, executor
     table_sync = define_asset_job(f"{n}_table_sync", selection=AssetSelection.assets(table_emit, table_apply),
-                                  executor_def=in_process_executor,
+                                  executor_def=executor(pair.executor, pair.celery_broker_env,
+                                                        pair.celery_backend_env),
                                   description="Emit and apply the chosen table partitions (a backfill runs "
                                               f"{pair.max_partitions_per_run} tables a run).")
 
@@ -349,7 +361,6 @@ def _build(pair: SyncPair) -> Definitions:
                    ([partitions.build_delete_request(gone)] if gone else [])
         return SensorResult(dynamic_partitions_requests=requests)
 
-    from targetsync_dagster.scale import distributed_sync_job
     distributed = distributed_sync_job(pair, partitions)
     return Definitions(
         assets=[*source_specs, source_schema, target_ddl, target_tables, table_emit, table_apply],

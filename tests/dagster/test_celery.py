@@ -96,9 +96,11 @@ def group_pids(pgid: int) -> set[int]:
     return out
 
 
-def launch(dev: DagsterDev, job: str) -> str:
+def launch(dev: DagsterDev, job: str, partition: str | None = None) -> str:
+    tags = [{"key": "dagster/partition", "value": partition}] if partition else []
     got = dev.graphql(LAUNCH, {"executionParams": {"selector": {
-        "repositoryLocationName": "wide", "repositoryName": "__repository__", "jobName": job}}})["launchRun"]
+        "repositoryLocationName": "wide", "repositoryName": "__repository__", "jobName": job},
+        "executionMetadata": {"tags": tags}}})["launchRun"]
     assert got["__typename"] == "LaunchRunSuccess", got
     return got["run"]["runId"]
 
@@ -180,15 +182,21 @@ def test_the_distributed_sync_runs_its_steps_on_two_celery_workers_and_converges
                 assert finished(d.dev, launch(d.dev, "wide_schema_migration")) == "SUCCESS"
                 run_id = launch(d.dev, "wide_distributed_sync")
                 status = finished(d.dev, run_id)
+                # one table drifts; its partition's emit and apply run as two Celery steps
+                tgt.execute(f"DELETE FROM `{tgt.schema}`.`t03` WHERE id % 3 = 0")
+                table_run = launch(d.dev, "wide_table_sync", chosen[3].qualified)
+                table_status = finished(d.dev, table_run)
                 pools = group_pids(w1.pid), group_pids(w2.pid)
             finally:
                 d.dev.stop()
-            assert status == "SUCCESS", d.log()
+            assert status == "SUCCESS" and table_status == "SUCCESS", d.log()
         steps = {e.step_key: e.dagster_event.pid for e in d.step_starts(run_id, monkeypatch)
                  if "sync_group" in (e.step_key or "")}
         assert len(steps) == TABLES, sorted(steps)
         pids = set(steps.values())
         assert pids & pools[0] and pids & pools[1], (pids, pools)
+        table_steps = {e.step_key: e.dagster_event.pid for e in d.step_starts(table_run, monkeypatch)}
+        assert len(table_steps) == 2 and set(table_steps.values()) <= pools[0] | pools[1], (table_steps, pools)
         for t in chosen:
             mirror = Table(tgt.schema, t.name, t.columns, t.primary_key)
             assert tgt.read(mirror) == src.read(t), t.name
