@@ -49,7 +49,7 @@ defs = build_sync_defs(SyncPair(
     name="wide", schedule=None, executor="celery", celery_queue={queue!r},
     source=DatabaseResource(type="postgres", dsn=dg.EnvVar("TS_WIDE_SOURCE")),
     target=DatabaseResource(type="mariadb", dsn=dg.EnvVar("TS_WIDE_TARGET")),
-    run_dir=RunDirectory(path={run!r}, table_file={tables!r}, schema_rename={rename!r}, window_size=100,
+    run_dir=RunDirectory(path={run!r}, table_file={tables!r}, schema_rename={rename!r}, window_size={window!r},
                          emit_file_target_mb={file_mb!r})))
 '''
 
@@ -125,16 +125,19 @@ def tables(schema: str) -> list[Table]:
 class Deployment:
     """A sync pair's project on the production instance: ``deploy/dagster.yaml`` in a
     PostgreSQL database of its own, ``dagster dev`` (webserver and daemon), and the
-    environment every worker gets; ``worker()`` starts one on the test's own queue."""
+    environment every worker gets; ``worker()`` starts one on the test's own queue
+    (``bench/scale_out.py`` uses it too, with the default window size)."""
 
-    def __init__(self, tmp: Path, store, src, tgt, chosen: list[Table], file_mb: float = 64.0):
+    def __init__(self, tmp: Path, store, src, tgt, chosen: list[Table], file_mb: float = 64.0,
+                 window_size: int = 100):
         self.tmp, self.queue = tmp, f"targetsync-test-{uuid.uuid4().hex[:8]}"
         run, proj, self.home = tmp / "run", tmp / "project", tmp / "home"
         run.mkdir()
         proj.mkdir()
         (run / "tables.txt").write_text("".join(f"{t.qualified}\n" for t in chosen))
         (proj / "defs.py").write_text(PROJECT.format(queue=self.queue, run=str(run), tables=str(run / "tables.txt"),
-                                                     rename=f"{src.schema}:{tgt.schema}", file_mb=file_mb))
+                                                     rename=f"{src.schema}:{tgt.schema}", file_mb=file_mb,
+                                                     window=window_size))
         (proj / "workspace.yaml").write_text("load_from:\n  - python_file:\n      relative_path: defs.py\n"
                                              f"      working_directory: {proj}\n      location_name: wide\n")
         self.env = {**os.environ, "DAGSTER_HOME": str(self.home), "PATH": f"{BIN}:{os.environ['PATH']}",
