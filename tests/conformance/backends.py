@@ -54,6 +54,10 @@ class Backend:
     url: str
     schema: str
     path: Path | None = None
+    #: a cloud target's own raw access (``tests/conformance/cloud``): an object with
+    #: ``execute(sql)``, ``insert(table, rows)`` and ``read(table)`` (rows as its client
+    #: returns them) through the vendor's client or the stand-in, never the adapter
+    raw: object | None = None
 
     @property
     def db(self):
@@ -68,6 +72,8 @@ class Backend:
 
     # -- raw access --
     def execute(self, sql: str) -> None:
+        if self.raw is not None:
+            return self.raw.execute(sql)
         if self.kind in ("kit", "mongodb"):
             self.db.execute_script(sql)
         elif self.kind == "sqlite":
@@ -105,6 +111,8 @@ class Backend:
     def insert(self, table: Table, rows: list[tuple]) -> None:
         if not rows:
             return
+        if self.raw is not None:
+            return self.raw.insert(table, rows)
         if self.kind == "kit":
             return self._kit_insert(table, rows)
         if self.kind == "mongodb":
@@ -187,7 +195,9 @@ class Backend:
         ``empty_is_null``: as a target that stores an empty string or bytes as NULL would
         hold them; ``millis``: timestamps cut to the millisecond, as MongoDB holds them."""
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
-        if self.kind == "kit":
+        if self.raw is not None:
+            raw = self.raw.read(table)
+        elif self.kind == "kit":
             raw = self._kit_read(table)
         elif self.kind == "mongodb":
             raw = self._mongo_read(table)
@@ -428,13 +438,32 @@ def mongodb_standalone_backend(tmp: Path, name: str):
         yield Backend("mongodb", "mongodb", db.url, db.schema)
 
 
+def _lazy(spec: str):
+    """A backend context manager imported from ``module:function`` when first used (a
+    cloud target's client is imported only by the tests that use it)."""
+    @contextlib.contextmanager
+    def backend(tmp: Path, name: str):
+        import importlib
+        module, _, function = spec.partition(":")
+        with getattr(importlib.import_module(module), function)(tmp, name) as b:
+            yield b
+    return backend
+
+
+#: cloud targets (issue 24), each at the tier its module's docstring names (an emulator
+#: or stand-in started by the test command, or the real service its
+#: ``TARGETSYNC_TEST_<DB>_DSN`` names); targets only, paired with :data:`CLOUD_SOURCES`
+CLOUD = {name: _lazy(spec) for name, spec in {
+}.items()}
+CLOUD_SOURCES = ("sqlite", "postgres", "mariadb")
+
 BACKENDS = {"sqlite": sqlite_backend, "postgres": postgres_backend, "mariadb": mariadb_backend,
             "mysql": mysql_mode_backend, "sqlserver": sqlserver_backend, "oracle": oracle_backend,
             "mongodb": mongodb_backend, "cassandra": cassandra_backend}
 #: a backend of one of BACKENDS' types on a server of another shape, which the suites
 #: that name it run too
 VARIANTS = {"mongodb-standalone": mongodb_standalone_backend}
-ALL_BACKENDS = {**BACKENDS, **VARIANTS}
+ALL_BACKENDS = {**BACKENDS, **VARIANTS, **CLOUD}
 
 
 def write_configs(d: Path, src: Backend, tgt: Backend, names: list[str], window_size: int = 50,

@@ -21,13 +21,14 @@ from targetsync_core.emit import files as F
 from targetsync_core.model import skt
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import ALL_BACKENDS, BACKENDS, Limits, joint_limits, write_configs
+from tests.conformance.backends import ALL_BACKENDS, BACKENDS, CLOUD, CLOUD_SOURCES, Limits, joint_limits, write_configs
 from tests.helpers import VALUE_COLUMNS, random_value
 
 KINDS = list(BACKENDS)
 SOURCES = [k for k in KINDS if k != "mongodb"]   # a target only
 TARGETS = [k for k in KINDS if k != "cassandra"]   # a source only
-PAIRS = [(s, t) for s in SOURCES for t in TARGETS] + [(s, "mongodb-standalone") for s in ("sqlite", "postgres")]
+PAIRS = ([(s, t) for s in SOURCES for t in TARGETS] + [(s, "mongodb-standalone") for s in ("sqlite", "postgres")]
+         + [(s, t) for t in CLOUD for s in CLOUD_SOURCES])
 
 STRING_KEYS = ["a", "A", "b", "B", "a-b", "a b", "a ", "a  ", " a", "ab", "Ab", "aB", "é", "É", "ß", "ss",
                "日本", "😀", "z", "Z", "-", "--", "0", "9", "a\tb", "mañana", "Ωmega", "ωmega"]
