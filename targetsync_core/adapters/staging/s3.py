@@ -98,6 +98,9 @@ class S3Settings:
             raise ConfigError(f"{where}: awsBucket must start with an S3 bucket name "
                               "(3-63 lower-case letters, digits, '.', '-')")
         prefix = prefix.strip("/")
+        if not re.fullmatch(r"[A-Za-z0-9._/=-]*", prefix):
+            raise ConfigError(f"{where}: the prefix in awsBucket may hold letters, digits and . _ / = - only "
+                              "(it is quoted in the SQL that loads from it)")
         endpoint = params.get("awsEndpointUrl") or None
         if endpoint and not re.match(r"https?://", endpoint):
             raise ConfigError(f"{where}: awsEndpointUrl must be an http:// or https:// URL")
@@ -175,9 +178,14 @@ class S3Stage:
         self._client = None
 
     # -- naming --
+    def file_prefix(self, run_id: str, file_no: int) -> str:
+        """The key prefix of one (run, file): every table's objects of that file lie
+        under it (ends in ``/``), so one :meth:`delete` removes them."""
+        return f"{self.settings.prefix}targetsync/{_safe(run_id)}/{int(file_no):06d}/"
+
     def prefix_for(self, run_id: str, file_no: int, table: str) -> str:
         """The key prefix of one (run, file, table): the same on a replay (ends in ``/``)."""
-        return f"{self.settings.prefix}targetsync/{_safe(run_id)}/{int(file_no):06d}/{_safe(table)}/"
+        return f"{self.file_prefix(run_id, file_no)}{_safe(table)}/"
 
     def uri(self, key: str) -> str:
         return self.settings.uri(key)

@@ -1,0 +1,3 @@
+from targetsync_core.adapters.databricks.adapter import DatabricksDatabase
+
+__all__ = ["DatabricksDatabase"]
