@@ -131,9 +131,10 @@ class DatabricksDatabase(KitDatabase):
     def connect(self, autocommit: bool = True):
         logging.getLogger("databricks.sql.client").setLevel(logging.ERROR)   # its pyarrow notice
         sql = self.import_driver()
+        token = self.token()   # a refusal of its own (ConfigError), not a failed connection
         try:
             conn = sql.connect(server_hostname=self.dsn.host, http_path="/" + self.dsn.database,
-                               access_token=self.token(), catalog=self.params.get("catalog") or None,
+                               access_token=token, catalog=self.params.get("catalog") or None,
                                schema=self.params.get("schema") or None)
         except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
             raise self.connect_error(exc) from None

@@ -60,8 +60,9 @@ from targetsync_core.errors import LeaseHeld, SchemaMismatch, TargetSyncError
 
 log = logging.getLogger(__name__)
 
-#: fault points: after a batch's statements; after the file's record, before the
-#: staged objects are deleted
+#: fault points: after a batch's COPY INTO, before its DELETE and MERGEs; after a
+#: batch's statements; after the file's record, before the staged objects are deleted
+BATCH_STAGED = "databricks.batch_staged"
 BATCH_APPLIED = "databricks.batch_applied"
 FILE_RECORDED = "databricks.file_recorded"
 
@@ -182,7 +183,8 @@ class DatabricksApplier(Applier):
         self.missed = {}
         batches = [b for b in batches if b.records]   # decoded in full: a bad file applies nothing
         self._claim(holder, ttl)
-        if self._recorded(run_id, file_no):
+        if self._recorded(run_id, file_no):   # applied; its objects too, if a crash left them
+            self._clean(run_id, file_no)
             return
         records = 0
         for n, batch in enumerate(batches):
@@ -196,9 +198,13 @@ class DatabricksApplier(Applier):
             self._renew(holder, ttl)
         self._record(run_id, file_no, records, holder)
         faults.point(FILE_RECORDED)
+        self._clean(run_id, file_no)
+
+    def _clean(self, run_id: str, file_no: int) -> None:
+        """Delete the file's staged objects; a failure leaves harmless leftovers."""
         try:
             self.stage.delete(self.stage.file_prefix(run_id, file_no))
-        except TargetSyncError as exc:   # harmless leftovers: the file is applied
+        except TargetSyncError as exc:
             log.warning("%s", exc)
 
     def shadow(self, batch: TableBatch) -> tuple[statements.Shadowed, list[str]]:
@@ -245,6 +251,7 @@ class DatabricksApplier(Applier):
         self.stage.put(folder + name, staged_lines(batch))
         self.sql(f"TRUNCATE TABLE {self.db.shadow_ref(s)}")
         self.sql(self.copy_sql(s, natives, self.stage.uri(folder), name))
+        faults.point(BATCH_STAGED)
         if batch.count("D"):
             self.sql(self.statement("delete", s))
         if batch.count("I"):

@@ -115,8 +115,6 @@ class DatabricksCursor:
         return self
 
     def _run(self, text: str, params: list) -> None:
-        if os.environ.get("TS_DEBUG_SQL"):
-            print("PG:", text, params, file=__import__("sys").stderr)
         self.cur.execute(text, params or None)
         self.rowcount = self.cur.rowcount
         if self.cur.description is not None:
@@ -138,7 +136,8 @@ class DatabricksCursor:
         select = tree.args["files"][0].this.copy()
         folder = select.args["from_"].this.name
         target = tree.this.sql(dialect="postgres")
-        rows, width = [], 0
+        rows = []
+        width = 1 + max(int(c.name[1:]) for c in select.find_all(exp.Column) if re.fullmatch(r"c\d+", c.name))
         for name in files:
             uri = folder.rstrip("/") + "/" + name
             if copy_opts.get("force") != "true" and self.conn.loaded(target, uri):
@@ -150,15 +149,15 @@ class DatabricksCursor:
                     doc = json.loads(line)
                 except ValueError:
                     raise AssertionError(f"COPY INTO {uri}: line {n} is not JSON (FAILFAST)") from None
-                width = max(width, *(int(k[1:]) + 1 for k in doc))
+                assert all(re.fullmatch(r"c\d+", k) and int(k[1:]) < width for k in doc), f"{uri}: {sorted(doc)}"
                 rows.append({int(k[1:]): None if v is None else v if isinstance(v, str) else json.dumps(v)
                              for k, v in doc.items()})
             self.conn.remember_loaded(target, uri)
         self.cur.execute("DROP TABLE IF EXISTS pg_temp.ts_copy_src")
-        self.cur.execute(f"CREATE TEMPORARY TABLE ts_copy_src ({', '.join(f'c{i} text' for i in range(width or 1))})")
-        with self.cur.copy(f"COPY ts_copy_src ({', '.join(f'c{i}' for i in range(width or 1))}) FROM STDIN") as cp:
+        self.cur.execute(f"CREATE TEMPORARY TABLE ts_copy_src ({', '.join(f'c{i} text' for i in range(width))})")
+        with self.cur.copy(f"COPY ts_copy_src ({', '.join(f'c{i}' for i in range(width))}) FROM STDIN") as cp:
             for r in rows:
-                cp.write_row([r.get(i) for i in range(width or 1)])
+                cp.write_row([r.get(i) for i in range(width)])
         select.set("from_", exp.From(this=exp.to_table("ts_copy_src")))
         names = ", ".join(f'"{e.alias}"' for e in select.expressions)
         self._run(f"INSERT INTO {target} ({names}) {select.transform(_as_postgres).sql(dialect='postgres')}", [])
@@ -221,6 +220,8 @@ class TranslatedDatabricks(DatabricksDatabase):
 
     def connect(self, autocommit: bool = True):
         import psycopg
+        if self.dsn.password or self.params.get("tokenFile"):
+            self.token()   # read (and remembered as a secret) as the real adapter does; unused here
         d = self.dsn
         pg = psycopg.connect(host=d.host, port=d.port, user=d.username, dbname=d.database, autocommit=True,
                              options="-c TimeZone=UTC")
