@@ -163,3 +163,45 @@ def test_a_missing_privilege_is_refused_not_retried_as_a_lost_connection(secured
     assert "denied" in line and "cannot connect" not in line, line
     for pw in passwords:
         assert_hidden(r.stderr, pw, "stderr")
+
+
+def test_no_databricks_command_reveals_its_token_or_aws_secret(tmp_path):
+    """SQLite → Databricks at the translated tier (``cloud/databricks.py``), the access
+    token in the target DSN and an AWS secret key in the staging area's credentials file:
+    neither appears in any output, log or file the run writes, on success nor when the
+    staging bucket cannot be reached (with and without --debug)."""
+    from dataclasses import replace
+
+    from tests.conformance.backends import BACKENDS
+    from tests.conformance.cloud.databricks import backend
+    token = "dapi" + uuid.uuid4().hex + "@:/%x"
+    run, aws = tmp_path / "run", tmp_path / "aws"
+    run.mkdir()
+    aws.mkdir()
+    with BACKENDS["sqlite"](run, "src") as src, backend(aws, "tgt") as tgt:
+        src.create(tables(src.schema))
+        src.insert(tables(src.schema)[3], [(i, f"v{i}", i / 3) for i in range(200)])
+        user = tgt.url.split("://", 1)[1].split("@")[0]
+        url = tgt.url.replace(f"://{user}@", f"://{user}:{quote(token, safe='')}@", 1)
+        write_cfg(run, src, replace(tgt, url=url))
+        out = []
+        for args in [("schema", "--config", "schema.cfg", "--apply"),
+                     ("validate", "--config", "emit.cfg", "--logFile", "validate.log"),
+                     ("emit", "--config", "emit.cfg", "--logFile", "emit.log"),
+                     ("apply", "--config", "apply.cfg", "--logFile", "apply.log", "--debug"),
+                     ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug")]:
+            r = cli(*args, cwd=run)
+            assert r.returncode in (0, 1), (args, r.stderr)
+            out += [r.stdout, r.stderr]
+        bucket = url.split("awsBucket=", 1)[1].split("%2F", 1)[0]
+        (run / "target.dsn").write_text(url.replace(f"awsBucket={bucket}", f"awsBucket={bucket}-gone", 1) + "\n")
+        src.insert(tables(src.schema)[3], [(1000, "new", 1.0)])
+        for debug in ((), ("--debug",)):
+            r = cli("sync", "--config", "sync.cfg", *debug, cwd=run)
+            assert r.returncode == 3 and f"{bucket}-gone" in r.stderr, r.stderr
+            out += [r.stdout, r.stderr]
+        aws_secret = next(aws.glob("*.credentials")).read_text().split("aws_secret_access_key = ")[1].strip()
+        assert (run / "sync.log").exists() and list((run / "done").glob("*.ckt"))
+        for pw in (token, aws_secret):
+            assert_hidden("\n".join(out), pw, "stdout/stderr")
+            assert_hidden(files_text(run), pw, "a file the run wrote")

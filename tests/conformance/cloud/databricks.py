@@ -260,6 +260,24 @@ class RawTranslated:
                 for r in rows:
                     copy.write_row([v if f is None or v is None else f(v) for f, v in zip(fix, r)])
 
+    def run(self, statements: list[str], insert: str | None = None, rows=()) -> None:
+        """Databricks statements, then ``insert`` (with ``?`` marks) of ``rows``."""
+        import psycopg
+        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+            for statement in statements:
+                for tree in sqlglot.parse(statement, read="databricks"):
+                    for text in to_postgres(tree):
+                        conn.execute(text)
+            if insert and rows:
+                (text,) = to_postgres(sqlglot.parse_one(insert, read="databricks"))
+                conn.cursor().executemany(text, [list(r) for r in rows])
+
+    def fetch(self, sql: str) -> list[tuple]:
+        import psycopg
+        (text,) = to_postgres(sqlglot.parse_one(sql, read="databricks"))
+        with psycopg.connect(self.pg_url, autocommit=True, options="-c TimeZone=UTC") as conn:
+            return [tuple(r) for r in conn.execute(text).fetchall()]
+
     def read(self, table) -> list[tuple]:
         import psycopg
         cols = ", ".join(f'"{c.name}"' for c in table.columns)
@@ -293,6 +311,19 @@ class RawDatabricks:
             cur.executemany(f"INSERT INTO `{table.schema}`.`{table.name}` ({cols}) VALUES "
                             f"({', '.join('?' * len(table.columns))})",
                             [[v if f is None or v is None else f(v) for f, v in zip(fix, r)] for r in rows])
+
+    def run(self, statements: list[str], insert: str | None = None, rows=()) -> None:
+        with self._conn() as conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+            if insert and rows:
+                cur.executemany(insert, [list(r) for r in rows])
+
+    def fetch(self, sql: str) -> list[tuple]:
+        with self._conn() as conn, conn.cursor() as cur:
+            cur.execute("SET TIME ZONE 'UTC'")
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
 
     def read(self, table) -> list[tuple]:
         with self._conn() as conn, conn.cursor() as cur:
