@@ -28,6 +28,7 @@ connector's type conversions and its parameter binding. ``TARGETSYNC_TEST_DATABR
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -85,6 +86,17 @@ def to_postgres(tree) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def translation(sql: str) -> tuple:
+    """(tree, PostgreSQL statements) of each statement in ``sql``, parsed as Databricks
+    SQL (ParseError: it is not), kept: an apply sends the same texts batch after batch."""
+    out = []
+    for tree in sqlglot.parse(sql, read="databricks"):
+        if tree is not None:
+            out.append((tree, () if isinstance(tree, exp.Copy) else tuple(to_postgres(tree.copy()))))
+    return tuple(out)
+
+
 class DatabricksCursor:
     def __init__(self, conn: "DatabricksConnection"):
         self.conn = conn
@@ -102,12 +114,11 @@ class DatabricksCursor:
             if BY_HAND[key]:
                 self._run(BY_HAND[key], params)
             return self
-        trees = [t for t in sqlglot.parse(key, read="databricks") if t is not None]   # ParseError: not Databricks SQL
-        for tree in trees:
+        for tree, texts in translation(key):
             if isinstance(tree, exp.Copy):
-                self._copy(tree)
+                self._copy(tree.copy())
                 continue
-            for text in to_postgres(tree):
+            for text in texts:
                 self._run(text, params if "%s" in text else [])
             if isinstance(tree, DML):   # the warehouse returns the counts as a row
                 self._counts = (max(self.rowcount, 0),)
