@@ -89,6 +89,7 @@ def dsn(url: str) -> DatabricksDatabase:
     ("databricks://token:t@host?awsBucket=bkt", "names the workspace host and the warehouse's HTTP path"),
     ("databricks://token:t@host/sql/1.0/warehouses/x?catalog=main", "names no S3 staging bucket: add ?awsBucket="),
     ("databricks://token:t@host/sql/1.0/warehouses/x?awsBucket=bkt/it's", "the prefix in awsBucket may hold"),
+    ("databricks://token:t@host/sql/1.0/warehouses/x?awsBucket=bkt&retrySeconds=0", "retrySeconds must be a number"),
 ])
 def test_dsn_refusals_are_one_line_naming_the_file(url, says):
     with pytest.raises(ConfigError) as err:
@@ -110,6 +111,14 @@ def test_the_token_comes_from_the_dsn_or_a_file_and_is_scrubbed(tmp_path):
         dsn("databricks://token@h/sql/1.0/warehouses/x?awsBucket=bkt").connect()
     with pytest.raises(ConfigError, match=r"tokenFile .*missing.tok does not exist"):
         dsn("databricks://token@h/sql/1.0/warehouses/x?awsBucket=bkt&tokenFile=missing.tok").connect()
+
+
+def test_a_workspace_that_refuses_the_connection_is_one_line_without_the_token(tmp_path, capsys):
+    """The real connector (no stand-in) against a local port where nothing listens."""
+    from tests.conformance.backends import refused_connection
+    token = "dapi" + uuid.uuid4().hex
+    refused_connection(tmp_path, capsys, "databricks", lambda port: f"databricks://token:{token}@127.0.0.1:{port}"
+                       "/sql/1.0/warehouses/x?catalog=main&awsBucket=bkt&retrySeconds=1", token)
 
 
 def test_type_refusals():

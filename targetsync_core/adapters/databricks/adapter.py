@@ -33,7 +33,7 @@ from targetsync_core.errors import ConfigError, ConnectError, SchemaMismatch, re
 from targetsync_core.model.schema import Table
 
 #: the query parameters of the DSN this adapter reads itself (the rest: S3 staging)
-OWN_PARAMS = ("catalog", "schema", "tokenFile")
+OWN_PARAMS = ("catalog", "schema", "tokenFile", "retrySeconds")
 #: a live table's columns, in order: (name, full data type, 'YES'/'NO')
 COLUMNS_SQL = ("SELECT column_name, full_data_type, is_nullable FROM information_schema.columns "
                "WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?) ORDER BY ordinal_position")
@@ -44,6 +44,9 @@ PRIMARY_KEY_SQL = ("SELECT k.column_name FROM information_schema.table_constrain
                    "AND lower(c.table_schema) = lower(?) AND lower(c.table_name) = lower(?) "
                    "ORDER BY k.ordinal_position")
 SESSION = ("SET TIME ZONE 'UTC'",)
+#: how long (seconds) the connector retries a request by default (a stopped warehouse
+#: answers 503 until it has started, minutes); ``retrySeconds=`` in the DSN sets it
+RETRY_SECONDS = 600
 #: properties of every table generated DDL and the applier create: column mapping by
 #: name lets a column be named anything (spaces, punctuation)
 TABLE_PROPERTIES = ("TBLPROPERTIES ('delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', "
@@ -86,6 +89,7 @@ class DatabricksDatabase(KitDatabase):
                               f"HTTP path: {form}")
         db = cls(dsn, type_name)
         db.stage_settings()   # refuse a missing or bad staging area before any work
+        db.retry_seconds()
         return db
 
     # -- names ---------------------------------------------------------------------------
@@ -107,7 +111,8 @@ class DatabricksDatabase(KitDatabase):
 
     def identity(self) -> str:
         catalog = self.params.get("catalog")
-        return f"{self.type_name} {self.dsn.host}/{self.dsn.database}" + (f" catalog {catalog}" if catalog else "")
+        port = f":{self.dsn.port}" if self.dsn.port else ""
+        return f"{self.type_name} {self.dsn.host}{port}/{self.dsn.database}" + (f" catalog {catalog}" if catalog else "")
 
     # -- connections ---------------------------------------------------------------------
     def token(self) -> str:
@@ -128,6 +133,16 @@ class DatabricksDatabase(KitDatabase):
             dsn_module._SECRETS.add(self._token)
         return self._token
 
+    def retry_seconds(self) -> float:
+        text = self.params.get("retrySeconds", str(RETRY_SECONDS))
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = 0
+        if not 1 <= seconds <= 86400:
+            raise ConfigError(f"the DSN in {self.dsn.source}: retrySeconds must be a number of seconds from 1 to 86400")
+        return seconds
+
     def connect(self, autocommit: bool = True):
         logging.getLogger("databricks.sql.client").setLevel(logging.ERROR)   # its pyarrow notice
         sql = self.import_driver()
@@ -135,7 +150,8 @@ class DatabricksDatabase(KitDatabase):
         try:
             conn = sql.connect(server_hostname=self.dsn.host, http_path="/" + self.dsn.database,
                                access_token=token, catalog=self.params.get("catalog") or None,
-                               schema=self.params.get("schema") or None)
+                               schema=self.params.get("schema") or None, _port=self.dsn.port or 443,
+                               _retry_stop_after_attempts_duration=self.retry_seconds())
         except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
             raise self.connect_error(exc) from None
         cur = conn.cursor()
