@@ -121,6 +121,18 @@ def test_a_workspace_that_refuses_the_connection_is_one_line_without_the_token(t
                        "/sql/1.0/warehouses/x?catalog=main&awsBucket=bkt&retrySeconds=1", token)
 
 
+def test_a_missing_driver_says_what_to_install(monkeypatch):
+    import sys
+    from targetsync_core.errors import ConnectError
+    db = dsn("databricks://token:t@h/sql/1.0/warehouses/x?awsBucket=bkt")
+    monkeypatch.setitem(sys.modules, "databricks.sql", None)
+    with pytest.raises(ConnectError, match=r"needs databricks-sql-connector: pip install 'targetsync\[databricks\]'"):
+        db.connect()
+    monkeypatch.setitem(sys.modules, "boto3", None)
+    with pytest.raises(ConnectError, match=r"needs boto3: pip install 'targetsync\[s3\]'"):
+        db.stage().client
+
+
 def test_type_refusals():
     wide = Table("app", "t", (Column("id", Kind.INT32, False), Column("d", Kind.DECIMAL, precision=40, scale=2)),
                  ("id",))
