@@ -133,6 +133,20 @@ def test_a_missing_driver_says_what_to_install(monkeypatch):
         db.stage().client
 
 
+def test_a_delta_write_conflict_is_retryable_not_a_data_error():
+    """Delta's optimistic concurrency aborts one of two conflicting writes (an OPTIMIZE,
+    another writer): the apply stops as on a lost connection, and its replay redoes it."""
+    from databricks.sql.exc import ServerOperationError
+    from targetsync_core.adapters.sql.server import apply_error
+    from targetsync_core.errors import ConnectError
+    db = dsn("databricks://token:t@h/sql/1.0/warehouses/x?awsBucket=bkt")
+    conflict = ServerOperationError("[DELTA_CONCURRENT_APPEND] ConcurrentAppendException: Files were added to the "
+                                    "root of the table by a concurrent update.")
+    assert isinstance(apply_error(db, conflict, None, type(conflict)), ConnectError)
+    bad = ServerOperationError("[CAST_INVALID_INPUT] The value 'x' of the type STRING cannot be cast to INT")
+    assert isinstance(apply_error(db, bad, None, type(bad)), DataError)
+
+
 def test_type_refusals():
     wide = Table("app", "t", (Column("id", Kind.INT32, False), Column("d", Kind.DECIMAL, precision=40, scale=2)),
                  ("id",))

@@ -71,7 +71,11 @@ class DatabricksDatabase(KitDatabase):
     driver_hint = "databricks-sql-connector: pip install 'targetsync[databricks]'"
     login_refused = ("401", "403", "Invalid access token", "PERMISSION_DENIED")
     denied_marks = ("PERMISSION_DENIED", "INSUFFICIENT_PERMISSIONS")
-    lost_marks = ("RequestError", "Connection aborted", "Connection reset", "timed out", "Max retries exceeded")
+    #: a lost connection, or Delta's optimistic concurrency aborting a write that met
+    #: another (an OPTIMIZE, a second writer): worth running again, which replays the file
+    lost_marks = ("RequestError", "Connection aborted", "Connection reset", "timed out", "Max retries exceeded",
+                  "ConcurrentAppendException", "ConcurrentDeleteReadException", "ConcurrentDeleteDeleteException",
+                  "ConcurrentTransactionException", "DELTA_CONCURRENT")
 
     def __init__(self, dsn: Dsn, type_name: str):
         super().__init__(dsn, type_name)
