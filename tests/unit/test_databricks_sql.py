@@ -24,6 +24,7 @@ from targetsync_core.adapters.sql.kit import script_statements
 from targetsync_core.adapters.staging.s3 import S3Stage
 from targetsync_core.diff.windows import Window
 from targetsync_core.dsn import parse_dsn
+from targetsync_core.errors import SchemaMismatch
 from tests.unit.test_kit_sql import BOUND, EVERY_KIND, KEYS
 
 GOLDEN = Path(__file__).parent / "golden" / "databricks"
@@ -47,6 +48,8 @@ class Recorded:
 class _Cursor:
     description = None
     rowcount = 1
+    #: the live table's columns, as information_schema.columns answers
+    columns = [("order", "int", "NO"), ("sku", "string", "NO"), ("day", "date", "NO"), ("qty", "decimal(9,2)", "YES")]
 
     def __init__(self, conn):
         self.conn, self.text = conn, ""
@@ -62,8 +65,7 @@ class _Cursor:
 
     def fetchall(self):
         if self.text == COLUMNS_SQL:
-            return [("order", "int", "NO"), ("sku", "string", "NO"), ("day", "date", "NO"),
-                    ("qty", "decimal(9,2)", "YES")]
+            return self.columns
         if self.text == PRIMARY_KEY_SQL:
             return [("order",), ("sku",), ("day",)]
         return []
@@ -147,3 +149,18 @@ def test_the_apply_sends_no_row_at_a_time_statement_and_forces_copy_into():
     assert len(copies) == 1 and "COPY_OPTIONS ('force' = 'true')" in copies[0]
     assert "FROM 's3://bkt/stage/targetsync/run/000000/sales.order_lines-" in copies[0]
     assert sent[-2].startswith("MERGE INTO `_targetsync`.`applied`")   # the record last, then the release
+
+
+def test_a_key_of_a_collation_other_than_utf8_binary_is_refused(monkeypatch):
+    """A UTF8_LCASE (or UNICODE…) key would be read in another order than the diff's: the
+    table is refused in one line; a collated column outside the key is read as text."""
+    lcase = [("order", "int", "NO"), ("sku", "string collate UTF8_LCASE", "NO"), ("day", "date", "NO"),
+             ("qty", "decimal(9,2)", "YES")]
+    monkeypatch.setattr(_Cursor, "columns", lcase)
+    with pytest.raises(SchemaMismatch, match="key column sku is string collate UTF8_LCASE: targetsync reads keys in "
+                                             "binary"):
+        DB.shape("sales", "order lines")
+    monkeypatch.setattr(_Cursor, "columns", [*lcase[:1], ("sku", "string COLLATE utf8_binary", "NO"), *lcase[2:3],
+                                             ("qty", "string collate UNICODE_CI", "YES")])
+    live = DB.shape("sales", "order lines")
+    assert [c.kind.value for c in live.columns] == ["int32", "text", "date", "text"]

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 
 from targetsync_core import dsn as dsn_module
 from targetsync_core.adapters.base import Capabilities
-from targetsync_core.adapters.databricks.types import STORED_AS, TO_DRIVER, declared, reflected
+from targetsync_core.adapters.databricks.types import STORED_AS, TO_DRIVER, collation, declared, reflected
 from targetsync_core.adapters.sql.kit import KitDatabase
 from targetsync_core.adapters.sql.server import first_line
 from targetsync_core.dsn import Dsn
@@ -198,7 +198,12 @@ class DatabricksDatabase(KitDatabase):
             return None
         columns = tuple(reflected(n, t, str(nullable).upper() != "NO", where) for n, t, nullable in cols)
         names = {c.name.lower(): c.name for c in columns}
-        return Table(schema, name, columns, tuple(names.get(k.lower(), k) for k in pk))
+        table = Table(schema, name, columns, tuple(names.get(k.lower(), k) for k in pk))
+        for c in table.key_columns:
+            if collation(c.native) != "UTF8_BINARY":
+                raise SchemaMismatch(f"{where} key column {c.name} is {c.native}: targetsync reads keys in binary "
+                                     "(code-point) order, which only UTF8_BINARY gives; make the key UTF8_BINARY")
+        return table
 
     reflect = shape
 

@@ -18,6 +18,7 @@ import base64
 import datetime as dt
 import math
 import re
+from dataclasses import replace
 from decimal import Decimal
 
 from targetsync_core.errors import SchemaMismatch
@@ -61,8 +62,11 @@ _SIMPLE = {"tinyint": Kind.INT16, "byte": Kind.INT16, "smallint": Kind.INT16, "s
 def reflected(name: str, type_text: str, nullable: bool, where: str) -> Column:
     """A live column of full data type ``type_text`` (``decimal(10,2)``, ``string``,
     ``timestamp_ntz``…) as a canonical column; SchemaMismatch for a type with no kind."""
-    t = re.sub(r"\s+", "", type_text.lower())
     native = type_text
+    collated = re.fullmatch(r"\s*(string|(?:var)?char\s*\(\s*\d+\s*\))\s+collate\s+(\w+)\s*", type_text, re.I)
+    if collated:   # a string of a named collation: what it compares by is the key's business
+        return replace(reflected(name, collated.group(1), nullable, where), native=native)
+    t = re.sub(r"\s+", "", type_text.lower())
     if t in _SIMPLE:
         return Column(name, _SIMPLE[t], nullable, native=native)
     m = re.fullmatch(r"decimal(?:\((\d+)(?:,(\d+))?\))?", t)
@@ -78,6 +82,13 @@ def reflected(name: str, type_text: str, nullable: bool, where: str) -> Column:
         return Column(name, Kind.TIMESTAMP, nullable, precision=6, native=native)
     raise SchemaMismatch(f"{where} column {name} is {type_text}, which targetsync cannot sync "
                          "(no canonical kind); sync into a table without it")
+
+
+def collation(native: str) -> str:
+    """The collation a column's type names (``string collate UTF8_LCASE``), upper-case;
+    ``UTF8_BINARY`` (the default) where it names none."""
+    m = re.search(r"\scollate\s+(\w+)", native, re.I)
+    return m.group(1).upper() if m else "UTF8_BINARY"
 
 
 def _float(v: float) -> str:
