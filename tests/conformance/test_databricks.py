@@ -297,9 +297,21 @@ def test_a_lease_taken_mid_file_stops_it_before_its_record(tmp_path, monkeypatch
         assert b.read(table) == rows(4) and records(b) == [("run", 0, 4)]
 
 
-def test_a_stale_lease_is_taken_over_and_released(tmp_path):
+def dead_pid() -> int:
+    import subprocess
+    import sys
+    p = subprocess.Popen([sys.executable, "-c", ""])
+    p.wait()
+    return p.pid
+
+
+@pytest.mark.parametrize("stale", ["expired, on another host", "of a dead process on this host"])
+def test_a_stale_lease_is_taken_over_and_released(tmp_path, stale):
     with applying(tmp_path) as (b, db, applier):
-        give_lease_to_rival(b, 1, "elsewhere", -1)   # expired, on another host
+        if stale.startswith("expired"):
+            give_lease_to_rival(b, 1, "elsewhere", -1)
+        else:
+            give_lease_to_rival(b, dead_pid())
         applier.acquire_lease(ME, 60)
         assert lease_row(b)[1] == "me"
         applier.release_lease(ME)
