@@ -34,6 +34,7 @@ import os
 import re
 import uuid
 
+import pytest
 import sqlglot
 from sqlglot import exp
 
@@ -44,7 +45,7 @@ from targetsync_core.adapters.sql.kit import script_statements
 from targetsync_core.dsn import parse_dsn
 from tests.conformance import translated
 from tests.conformance.backends import Backend
-from tests.conformance.cloud.s3 import s3_stage
+from tests.conformance.cloud.s3 import REAL as S3_REAL, s3_stage
 from tests.servers import postgres_database
 
 REAL = "TARGETSYNC_TEST_DATABRICKS_DSN"
@@ -365,6 +366,8 @@ def backend(tmp, name: str):
     database of its own, schema ``app``, S3 on moto), or the workspace
     ``TARGETSYNC_TEST_DATABRICKS_DSN`` names (a schema of its own, dropped afterwards)."""
     real = os.environ.get(REAL)
+    if real and not os.environ.get(S3_REAL):
+        pytest.fail(f"{REAL} needs {S3_REAL} too: a bucket the workspace can read (it cannot read moto)")
     with s3_stage(tmp, f"dbx-{name}") as fx:
         if real:
             url = real + ("&" if "?" in real else "?") + fx.query
