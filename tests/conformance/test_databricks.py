@@ -62,18 +62,23 @@ def applying(tmp_path, tables=()):
 
 
 def lease_row(b) -> tuple:
-    return b.raw.read(Table("_targetsync", "lease", tuple(Column(n, Kind.TEXT) for n in
+    return b.raw.read(Table(meta(b), "lease", tuple(Column(n, Kind.TEXT) for n in
                                                           ("name", "holder", "host", "pid", "expires_at", "version")),
                             ("name",)))[0]
 
 
+def meta(b) -> str:
+    """The target's bookkeeping schema (``metaSchema`` in the DSN, one a test on a workspace)."""
+    return b.db.meta_schema
+
+
 def records(b) -> list[tuple]:
     cols = (Column("run_id", Kind.TEXT), Column("file_no", Kind.INT64), Column("records", Kind.INT64))
-    return sorted(b.raw.read(Table("_targetsync", "applied", cols, ("run_id", "file_no"))))
+    return sorted(b.raw.read(Table(meta(b), "applied", cols, ("run_id", "file_no"))))
 
 
 def give_lease_to_rival(b, pid: int, host: str = socket.gethostname(), expires_in: float = 60) -> None:
-    b.raw.execute(f"UPDATE `_targetsync`.`lease` SET holder = 'rival', host = '{host}', pid = {pid}, "
+    b.raw.execute(f"UPDATE `{meta(b)}`.`lease` SET holder = 'rival', host = '{host}', pid = {pid}, "
                   f"expires_at = {dt.datetime.now().timestamp() + expires_in}, version = version + 1 "
                   "WHERE name = 'loader';\n")
 
@@ -287,7 +292,7 @@ def test_a_lease_taken_mid_file_stops_it_before_its_record(tmp_path, monkeypatch
         assert records(b) == [] and lease_row(b)[1] == "rival"
         with pytest.raises(LeaseHeld, match="another loader"):   # its own next renewal stops too
             applier.acquire_lease(ME, 60)
-        b.raw.execute("UPDATE `_targetsync`.`lease` SET holder = '', expires_at = 0 WHERE name = 'loader';\n")
+        b.raw.execute(f"UPDATE `{meta(b)}`.`lease` SET holder = '', expires_at = 0 WHERE name = 'loader';\n")
         with pytest.raises(LeaseHeld, match="since this one last held it"):   # free now, but taken meanwhile
             applier.acquire_lease(ME, 60)
         fresh = db.open_applier()
@@ -319,6 +324,20 @@ def test_a_stale_lease_is_taken_over_and_released(tmp_path, stale):
         assert lease_row(b)[1] == ""
 
 
+def test_the_bookkeeping_schema_can_be_named_in_the_dsn(tmp_path):
+    from dataclasses import replace
+    with applying(tmp_path) as (b, db, applier):
+        other = replace(b, url=b.url + "&metaSchema=ts_books")
+        assert other.db.meta_schema == "ts_books" and meta(b) == "_targetsync"
+        mine = other.db.open_applier()
+        try:
+            mine.apply_file("run", 0, [TableBatch(items(b.schema), upserts=rows(2))], ME, 60)
+        finally:
+            mine.close()
+        assert records(other) == [("run", 0, 2)] and records(b) == []
+        assert b.read(items(b.schema)) == rows(2)
+
+
 def test_a_file_failing_to_decode_part_way_applies_nothing(tmp_path):
     with applying(tmp_path) as (b, db, applier):
         table = items(b.schema)
@@ -343,7 +362,7 @@ def test_copy_into_skips_a_file_it_loaded_before_unless_forced(tmp_path, monkeyp
         assert b.read(table) == rows(3)
 
         def forget() -> None:   # the rows and the record gone: file 0 is applied again
-            b.raw.execute("DELETE FROM `_targetsync`.`applied`;\n")
+            b.raw.execute(f"DELETE FROM `{meta(b)}`.`applied`;\n")
             b.raw.execute(f"DELETE FROM `{b.schema}`.`items`;\n")
         forget()
         applier.apply_file("run", 0, [TableBatch(table, upserts=rows(3))], ME, 60)

@@ -33,7 +33,7 @@ from targetsync_core.errors import ConfigError, ConnectError, SchemaMismatch, re
 from targetsync_core.model.schema import Table
 
 #: the query parameters of the DSN this adapter reads itself (the rest: S3 staging)
-OWN_PARAMS = ("catalog", "schema", "tokenFile", "retrySeconds")
+OWN_PARAMS = ("catalog", "schema", "tokenFile", "retrySeconds", "metaSchema")
 #: a live table's columns, in order: (name, full data type, 'YES'/'NO')
 COLUMNS_SQL = ("SELECT column_name, full_data_type, is_nullable FROM information_schema.columns "
                "WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?) ORDER BY ordinal_position")
@@ -80,6 +80,8 @@ class DatabricksDatabase(KitDatabase):
     def __init__(self, dsn: Dsn, type_name: str):
         super().__init__(dsn, type_name)
         self.params = dict(parse_qsl(dsn.query, keep_blank_values=True))
+        #: where the applied-file record, the lease and the staging tables live
+        self.meta_schema = self.params.get("metaSchema") or type(self).meta_schema
         self._token = None
 
     @classmethod

@@ -370,14 +370,14 @@ def backend(tmp, name: str):
         pytest.fail(f"{REAL} needs {S3_REAL} too: a bucket the workspace can read (it cannot read moto)")
     with s3_stage(tmp, f"dbx-{name}") as fx:
         if real:
-            url = real + ("&" if "?" in real else "?") + fx.query
+            schema = "ts_" + uuid.uuid4().hex[:12]   # its bookkeeping in a schema of its own too
+            url = real + ("&" if "?" in real else "?") + fx.query + f"&metaSchema={schema}_meta"
             raw = RawDatabricks(url)
-            schema = "ts_" + uuid.uuid4().hex[:12]
             raw.execute(f"CREATE SCHEMA `{schema}`;\n")
             try:
                 yield Backend("databricks", "databricks", url, schema, raw=raw)
             finally:
-                raw.execute(f"DROP SCHEMA IF EXISTS `{schema}` CASCADE;\n")
+                raw.execute(f"DROP SCHEMA IF EXISTS `{schema}` CASCADE;\nDROP SCHEMA IF EXISTS `{schema}_meta` CASCADE;\n")
             return
         with postgres_database(byte_order=True) as db, twin():
             import psycopg
