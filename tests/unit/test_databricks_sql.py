@@ -148,7 +148,9 @@ def test_the_apply_sends_no_row_at_a_time_statement_and_forces_copy_into():
     copies = [s for s in sent if s.startswith("COPY INTO")]
     assert len(copies) == 1 and "COPY_OPTIONS ('force' = 'true')" in copies[0]
     assert "FROM 's3://bkt/stage/targetsync/run/000000/sales.order_lines-" in copies[0]
-    assert sent[-2].startswith("MERGE INTO `_targetsync`.`applied`")   # the record last, then the release
+    record = [i for i, s in enumerate(sent) if s.startswith("MERGE INTO `_targetsync`.`applied`")]
+    assert len(record) == 1 and not [s for s in sent[record[0]:] if s.startswith(("COPY", "DELETE", "MERGE INTO `sales`"))]
+    assert sent[-1].startswith("TRUNCATE TABLE `_targetsync`")   # the staging table emptied at close
 
 
 def test_a_key_of_a_collation_other_than_utf8_binary_is_refused(monkeypatch):

@@ -265,10 +265,17 @@ class DatabricksApplier(Applier):
             self.missed[t.qualified] = self.missed.get(t.qualified, 0) + short
 
     def close(self) -> None:
+        """Empty the staging tables this session used (their rows are copies of the
+        data), then let go; a failure here must not hide the error that ended the session."""
+        try:
+            for s, _ in self._shadows.values():
+                self.sql(f"TRUNCATE TABLE {self.db.shadow_ref(s)}")
+        except Exception:  # noqa: BLE001 - emptied again before their next load anyway
+            pass
         self.stage.close()
         try:
             self.conn.close()
-        except Exception:  # noqa: BLE001 - closing must not hide the error that ended the session
+        except Exception:  # noqa: BLE001
             pass
 
 
