@@ -7,7 +7,10 @@ DSN: ``databricks://token:<personal access token>@<workspace host>/<http path>?c
 ``sql/1.0/warehouses/abc123``). The token is the DSN's password, or the first line of the
 file ``tokenFile=`` names (relative to the DSN file's folder); it is remembered as a secret
 and never shown. ``catalog`` (default: the workspace's) is the session's catalog; tables
-are named ``schema.table`` inside it. The S3 staging area of the apply is set by the
+are named ``schema.table`` inside it. ``metaSchema`` (default ``_targetsync``) holds the
+applied-file record, the lease and the staging tables; ``retrySeconds`` (default 600)
+bounds the connector's retries of a request (a stopped warehouse answers 503 while it
+starts). The S3 staging area of the apply is set by the
 same query (``awsBucket=bucket/prefix``, ``awsRegion``, ``awsCredentialsFile``,
 ``awsEndpointUrl``: ``adapters/staging/s3.py``); the warehouse must be able to read that
 bucket (a Unity Catalog external location or the warehouse's instance profile).

@@ -19,7 +19,8 @@ commits on its own):
    when a quarter of its time has gone;
 4. the record, by one MERGE that inserts ``(run, file)`` only if it is absent and only
    while this loader holds the lease (its source is the lease row filtered by holder);
-5. delete the file's staged objects.
+5. delete the file's staged objects (a session empties the staging tables it used when
+   it closes).
 
 **Why it is exactly once in effect.** Only the record makes a file applied
 (``applied_files``); a file is applied again until its record exists, and never after.
