@@ -126,6 +126,17 @@ def test_a_workspace_that_refuses_the_connection_is_one_line_without_the_token(t
                        "/sql/1.0/warehouses/x?catalog=main&awsBucket=bkt&retrySeconds=1", token)
 
 
+def test_a_refused_login_is_a_configuration_error_and_a_port_number_is_no_status():
+    from databricks.sql.exc import RequestError
+    from targetsync_core.errors import ConnectError
+    db = dsn("databricks://token:t@h/sql/1.0/warehouses/x?awsBucket=bkt")
+    assert isinstance(db.connect_error(RequestError("Error during request to server: 403 Client Error: Forbidden")),
+                      ConfigError)
+    refused = RequestError("HTTPSConnectionPool(host='127.0.0.1', port=40135): Max retries exceeded (Connection "
+                           "refused)")
+    assert isinstance(db.connect_error(refused), ConnectError)
+
+
 def test_a_missing_driver_says_what_to_install(monkeypatch):
     import sys
     from targetsync_core.errors import ConnectError

@@ -72,7 +72,8 @@ class DatabricksDatabase(KitDatabase):
     row_values = False
     driver_module = "databricks.sql"
     driver_hint = "databricks-sql-connector: pip install 'targetsync[databricks]'"
-    login_refused = ("401", "403", "Invalid access token", "PERMISSION_DENIED")
+    #: a refused login (words only: a bare "401" would match a port number in a message)
+    login_refused = ("Invalid access token", "PERMISSION_DENIED", "UNAUTHENTICATED", "Unauthorized", "Forbidden")
     denied_marks = ("PERMISSION_DENIED", "INSUFFICIENT_PERMISSIONS")
     #: a lost connection, or Delta's optimistic concurrency aborting a write that met
     #: another (an OPTIMIZE, a second writer): worth running again, which replays the file
