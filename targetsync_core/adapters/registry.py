@@ -20,6 +20,7 @@ ADAPTERS: dict[str, str] = {
     "oracle": "targetsync_core.adapters.oracle:OracleDatabase",
     "mongodb": "targetsync_core.adapters.mongodb:MongoDatabase",
     "cassandra": "targetsync_core.adapters.cassandra:CassandraDatabase",
+    "spanner": "targetsync_core.adapters.spanner:SpannerDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.
