@@ -165,6 +165,10 @@ class SpannerApplier(Applier):
             err = self.db.sorted(exc, what)
             if err is exc:
                 raise
+            if "Foreign key" in str(err):   # see the module: a cycle split across commits
+                raise DataError(f"{err}; a file applied in more than one commit can meet a row before the row it "
+                                "refers to where tables refer to themselves or to each other: drop the constraint, "
+                                "or lower emitFileTargetMB so that each file fits one commit") from None
             raise err from None
 
     # -- the lease ------------------------------------------------------------------------
