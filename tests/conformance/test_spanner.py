@@ -315,3 +315,37 @@ def test_windows_read_composite_string_and_bytes_keys_in_code_point_order(spanne
     for size in (1, 5, 13):
         got = [r for w in windows(0, boundaries(db.read_keys(t), size)) for r in db.read_window(t, w)]
         assert got == want, size
+
+
+def test_a_loader_killed_between_chunks_applies_each_chunk_once(tmp_path, capsys):
+    """``apply`` SIGKILLed (``TARGETSYNC_CRASH_AT``) just after its third chunk committed,
+    then run again: the file's chunks are recorded once each, numbered on from where the
+    first life stopped, and the target converges."""
+    from targetsync_core.cli import main
+    from tests.conformance.backends import sqlite_backend, write_configs
+    from tests.conformance.cloud.spanner import backend
+    items = Table("main", "items", (Column("id", Kind.INT64, False), Column("v", Kind.VARCHAR, length=20)), ("id",))
+    with sqlite_backend(tmp_path, "src") as src, backend(tmp_path, "tgt") as tgt:
+        src.create([items])
+        src.insert(items, [(i, f"v{i}") for i in range(300)])
+        write_configs(tmp_path, src, tgt, ["items"], file_mb=1)
+        (tmp_path / "apply.cfg").write_text("targetType=spanner\ntargetDsnFile=target.dsn\nschemaFile=schema.skt\n"
+                                            "inputDirectory=emit\ndoneDirectory=done\n")
+        assert main(["schema", "--config", str(tmp_path / "schema.cfg"), "--apply"]) == 0
+        assert main(["emit", "--config", str(tmp_path / "emit.cfg")]) == 0
+        code = ("import sys; from targetsync_core.adapters.spanner import applier; applier.MAX_MUTATIONS = 100 + "
+                "applier.BOOKKEEPING; from targetsync_core.cli import main; sys.exit(main(sys.argv[1:]))")
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]),
+               "TARGETSYNC_CRASH_AT": f"{A.CHUNK_COMMITTED}:3"}
+        killed = subprocess.run([sys.executable, "-c", code, "apply", "--config", str(tmp_path / "apply.cfg")],
+                                env=env, capture_output=True, text=True, timeout=300)
+        assert killed.returncode == -9, killed.stderr
+        chunks_of = lambda: tgt.raw.query("SELECT file_no, chunk, end_write FROM targetsync_chunks ORDER BY 1, 2")
+        assert chunks_of() == [[0, 0, 50], [0, 1, 100], [0, 2, 150]]   # 2 cells a write: 50 a chunk
+        assert tgt.raw.query("SELECT COUNT(*) FROM targetsync_applied") == [[0]]
+        env.pop("TARGETSYNC_CRASH_AT")
+        again = subprocess.run([sys.executable, "-c", code, "apply", "--config", str(tmp_path / "apply.cfg")],
+                               env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert chunks_of() == [[0, n, 50 * (n + 1)] for n in range(6)]
+        assert sorted(tgt.raw.read(items.renamed("app"))) == [(i, f"v{i}") for i in range(300)]
