@@ -101,6 +101,25 @@ def test_a_credentials_file_that_is_missing_or_not_a_key_is_refused_without_its_
     assert "is not a service-account JSON key" in str(err.value) and "TOPSECRET" not in str(err.value)
 
 
+def test_an_unreachable_server_is_refused_in_one_line_naming_the_dsn_file(monkeypatch):
+    from targetsync_core.adapters.spanner import adapter as S
+    from targetsync_core.errors import ConnectError
+    from tests.standins import free_port
+    monkeypatch.setenv("SPANNER_EMULATOR_HOST", f"127.0.0.1:{free_port()}")
+    monkeypatch.setattr(S, "CONNECT_TIMEOUT", 1.0)
+    with pytest.raises(ConnectError) as err:
+        adapter(URL, "/cfg/target.dsn").db()
+    text = str(err.value)
+    assert text.startswith("cannot connect to spanner 127.0.0.1:") and "(DSN file /cfg/target.dsn)" in text, text
+    assert len(text.splitlines()) == 1
+
+
+def test_a_missing_database_is_refused_as_configuration(spanner):
+    url = spanner[0].rsplit("/", 1)[0] + "/nosuchdb"
+    with pytest.raises(ConfigError, match="no such database"):
+        adapter(url).db()
+
+
 def test_a_decimal_key_numeric_cannot_hold_is_refused_by_schema():
     t = Table("app", "wide", (Column("k", Kind.DECIMAL, False, precision=38, scale=0),), ("k",))
     with pytest.raises(SchemaMismatch, match="key column k is .*NUMERIC cannot hold"):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -54,6 +55,8 @@ _PATH = re.compile(r"projects/([^/]+)/instances/([^/]+)/databases/([^/]+)\Z")
 #: the second two threads doing read-then-write transactions fail ("Transaction not found")
 CLIENT_ENV = {"SPANNER_DISABLE_BUILTIN_METRICS": "true", "GOOGLE_CLOUD_SPANNER_MULTIPLEXED_SESSIONS_FOR_RW": "false"}
 SCOPE = "https://www.googleapis.com/auth/spanner.data"
+#: seconds the first query may take before the server counts as unreachable
+CONNECT_TIMEOUT = 30.0
 FORM = "spanner://projects/P/instances/I/databases/D[?credentials=/path/key.json]"
 
 
@@ -142,13 +145,27 @@ class SpannerDatabase(Database):
             raise ConnectError(f"{self.where()}: spanner needs google-cloud-spanner: pip install "
                                f"'targetsync[spanner]' ({exc})") from None
         client = spanner.Client(project=self.project, credentials=self._credentials())
+        self._reach_emulator()
         db = client.instance(self.instance).database(self.database)
         try:
             with db.snapshot() as snap:
-                list(snap.execute_sql("SELECT 1", timeout=30))
+                list(snap.execute_sql("SELECT 1", timeout=CONNECT_TIMEOUT))
         except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
             raise self.sorted(exc, "connecting", connecting=True) from None
         return db
+
+    def _reach_emulator(self) -> None:
+        """Fail fast where the emulator does not listen (the client retries creating a
+        session for 30 s before it gives up)."""
+        host = os.environ.get("SPANNER_EMULATOR_HOST")
+        if not host:
+            return
+        name, _, port = host.rpartition(":")
+        try:
+            socket.create_connection((name or "localhost", int(port or 9010)), timeout=CONNECT_TIMEOUT).close()
+        except (OSError, ValueError) as exc:
+            raise ConnectError(f"cannot connect to {self.identity()} (DSN file {self.dsn.source}): the emulator at "
+                               f"SPANNER_EMULATOR_HOST={host} does not answer ({exc})") from None
 
     def _credentials(self):
         if self.credentials:
@@ -318,9 +335,7 @@ class SpannerDatabase(Database):
 
     def close(self) -> None:
         with self._lock:
-            if self._db is not None:
-                self._db._instance._client.close() if hasattr(self._db._instance._client, "close") else None
-                self._db = None
+            self._db = None   # the client's sessions go with it
 
 
 def split_script(sql: str) -> list[str]:
