@@ -310,6 +310,9 @@ def test_unique_and_foreign_keys_are_made_and_reflected(spanner):
                   foreign_keys=(ForeignKey(("p",), "app", "parent", ("id",), "child_parent"),))
     db = made(spanner, parent, child)
     assert db.reflect("app", "parent").unique == (("code",),)
+    from targetsync_core.model.graph import Reference
+    assert Reference("child_parent", "app.child", ("p",), "app.parent", ("id",)) in db.foreign_keys({"app"})
+    assert not [r for r in db.foreign_keys({"default"}) if r.table == "app.child"]
     ap = db.open_applier()
     ap.acquire_lease(ME, 60)
     ap.apply_file("run-f", 0, [batch(parent, [(1, "a"), (2, None), (3, None)]), batch(child, [(1, 1), (2, None)])],
