@@ -37,6 +37,7 @@ URL = "spanner://projects/p1/instances/i1/databases/d1"
 def spanner():
     """(DSN, raw client access) of one emulator database for this module's tests."""
     with spanner_database() as found:
+        found[1].execute("CREATE SCHEMA IF NOT EXISTS app")   # tests that make tables by hand need it
         yield found
 
 
@@ -81,6 +82,7 @@ def test_a_malformed_dsn_is_refused_in_one_line_naming_the_dsn_file(url, says):
 def test_credentials_come_from_the_dsn_relative_to_its_file_or_from_gcpcredfile_not_both(tmp_path):
     db = adapter(URL + "?credentials=key.json", str(tmp_path / "target.dsn"))
     assert (db.project, db.instance, db.database) == ("p1", "i1", "d1")
+    assert adapter(URL.replace("://", ":///")).path == "projects/p1/instances/i1/databases/d1"
     assert db.credentials == str(tmp_path / "key.json")
     from dataclasses import replace
     given = replace(parse_dsn(URL, source="t.dsn"), credentials_file="/etc/k.json")
@@ -291,6 +293,12 @@ def test_the_lease_held_by_a_live_loader_is_refused_and_a_dead_ones_taken(spanne
     ap.apply_file("run-x", 0, [], ME, 60)
     ap.release_lease(ME)
     assert spanner[1].query(f"SELECT holder FROM {A.LEASE}") == [[""]] and ap.applied_files("run-x") == {0}
+
+
+def test_a_target_column_of_a_type_targetsync_cannot_hold_is_refused_naming_it(spanner):
+    spanner[1].execute("CREATE TABLE app.arrays (id INT64 NOT NULL, tags ARRAY<STRING(10)>) PRIMARY KEY (id)")
+    with pytest.raises(SchemaMismatch, match=r"target column app.arrays.tags is ARRAY<STRING\(10\)>"):
+        adapter(spanner[0]).shape("app", "arrays")
 
 
 def test_schema_default_is_spanners_default_schema(spanner):

@@ -96,7 +96,7 @@ class SpannerDatabase(Database):
     def from_dsn(cls, type_name: str, dsn: Dsn) -> "SpannerDatabase":
         if dsn.scheme != "spanner":
             raise ConfigError(f"{dsn.source}: spanner needs a DSN of the form {FORM}")
-        found = _PATH.match(f"{dsn.host or ''}/{dsn.database}")
+        found = _PATH.match("/".join(filter(None, (dsn.host, dsn.database))))   # spanner:///projects/… too
         if found is None or dsn.username or dsn.password or dsn.port:
             raise ConfigError(f"{dsn.source}: the spanner DSN is not of the form {FORM} (no user, password or "
                               "port: credentials come from a service-account key file)")
@@ -344,9 +344,11 @@ class SpannerDatabase(Database):
             self.db().update_ddl(statements).result(600)
         except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
             err = self.sorted(exc, "running DDL")
-            if err is exc and not hasattr(exc, "message"):
+            if err is exc:
                 raise
-            raise ConfigError(f"running DDL on {self.where()}: {_first(exc)}") from None
+            if isinstance(err, DataError):   # a statement Spanner refused: the DDL, not the data
+                raise ConfigError(f"running DDL on {self.where()}: {_first(exc)}") from None
+            raise err from None
 
     def open_applier(self):
         from targetsync_core.adapters.spanner.applier import SpannerApplier
