@@ -134,9 +134,20 @@ def test_a_decimal_key_numeric_cannot_hold_is_refused_by_schema():
 
 def test_chunks_hold_at_most_the_budget_and_never_split_a_write():
     t = table("x")
-    ws = [A.Write(t, "I", ("a",), [i], (), cells) for i, cells in enumerate([3, 3, 3, 5, 1, 9])]
-    got = [[w.values[0] for w in c] for c in A.chunks(ws, 9)]
-    assert got == [[0, 1, 2], [3, 4], [5]]
+    ws = [A.Write(t, "I", ("a",), [i], (), cells, size) for i, (cells, size)
+          in enumerate([(3, 1), (3, 1), (3, 1), (5, 1), (1, 1), (9, 1), (1, 50), (1, 60), (1, 1)])]
+    got = [[w.values[0] for w in c] for c in A.chunks(ws, 9, 100)]
+    assert got == [[0, 1, 2], [3, 4], [5], [6], [7, 8]]
+
+
+def test_mutations_are_counted_as_spanner_counts_them_indexes_included():
+    t = Table("app", "counted", (Column("id", Kind.INT64, False), Column("a", Kind.INT64), Column("b", Kind.TEXT),
+                                 Column("p", Kind.INT64)), ("id",), unique=(("a", "b"),),
+              foreign_keys=(ForeignKey(("p",), "app", "parent", ("id",)),))
+    ws = list(A.writes([batch(t, [(1, 2, "x" * 100, 4)], [(5,)], {(2,): [((6,), ("yy",))]})]))
+    # index rows: (a, b) + id = 3 cells, (p) + id = 2 cells
+    assert [(w.op, w.cells) for w in ws] == [("D", 1 + 2), ("I", 4 + 5), ("U", 2 + 5)]
+    assert ws[1].size == 8 * 3 + 100
 
 
 # ---- against the emulator ------------------------------------------------------------------

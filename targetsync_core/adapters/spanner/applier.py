@@ -9,9 +9,11 @@ the whole commit (NOT_FOUND), so each chunk first reads, inside its transaction,
 its U keys exist: the others are counted in ``missed`` and not written.
 
 **Chunks.** A commit holds at most 80,000 mutations, counted as Spanner counts them: an
-insert or update one per column it sets (the key's included), a delete one per row, and one
-more per row for each index over the table (its unique keys, and the index a foreign key
-makes). The emulator does not enforce the limit: the adapter counts. Chunk ``k`` of a file
+insert or update one per column it sets (the key's included), a delete one per row; and for
+each index over the table (its unique keys, and the index a foreign key makes) an insert or
+update counts the index row's columns (its own and the key's) more, a delete one more. A
+commit also carries at most 100 MB: a chunk is cut at 64 MB of values too. The emulator
+enforces neither limit: the adapter counts. Chunk ``k`` of a file
 commits, in one transaction, its mutations, the renewed lease and its record
 ``targetsync_chunks (run_id, file_no, chunk, end_write)``; the last chunk also commits the
 file's record ``targetsync_applied (run_id, file_no)``, which alone makes the file applied.
@@ -57,6 +59,8 @@ APPLIED, CHUNKS, LEASE = "targetsync_applied", "targetsync_chunks", "targetsync_
 #: mutations one commit may hold (Spanner's limit), and those its bookkeeping takes
 MAX_MUTATIONS = 80_000
 BOOKKEEPING = 20
+#: bytes of values one commit may carry (Spanner refuses a commit over 100 MB)
+MAX_BYTES = 64 * 1024 * 1024
 #: fault points: a chunk's mutations buffered, before its commit; after its commit
 BEFORE_COMMIT, CHUNK_COMMITTED = "spanner.before_commit", "spanner.chunk_committed"
 
@@ -76,7 +80,7 @@ class Write:
     """One record as a mutation on its table: ``op`` its record's D, I or U; ``columns``
     the columns it writes (a D: the key's), ``values`` as the client takes them, ``key``
     the canonical key (for a U: to find whether its row exists), ``cells`` the mutations
-    Spanner counts for it."""
+    Spanner counts for it, ``size`` about the bytes it carries."""
 
     table: Table
     op: str
@@ -84,6 +88,7 @@ class Write:
     values: list
     key: tuple
     cells: int
+    size: int = 0
 
 
 def writes(batches: list[TableBatch], live=lambda table: None) -> Iterator[Write]:
@@ -94,21 +99,25 @@ def writes(batches: list[TableBatch], live=lambda table: None) -> Iterator[Write
         t = batch.table
         held = live(t)
         of = (lambda cols: [held.columns[held.position(c.name)] for c in cols]) if held else (lambda cols: None)
-        extra = len(t.unique) + len(t.foreign_keys)   # index rows Spanner counts as mutations
+        indexes = [*t.unique, *(fk.columns for fk in t.foreign_keys)]   # a foreign key makes an index too
+        extra = sum(len(cols) + len(t.primary_key) for cols in indexes)   # an index row's cells, counted too
         keys = t.primary_key
         key_write = T.writer(t.key_columns, of(t.key_columns))
         try:
             for key in batch.deletes:
-                yield Write(t, "D", keys, key_write(key), key, 1 + extra)
+                values = key_write(key)
+                yield Write(t, "D", keys, values, key, 1 + len(indexes), _size(values))
             names, row_write = tuple(c.name for c in t.columns), T.writer(t.columns, of(t.columns))
             for row in batch.upserts:
-                yield Write(t, "I", names, row_write(row), (), len(names) + extra)
+                values = row_write(row)
+                yield Write(t, "I", names, values, (), len(names) + extra, _size(values))
             for offsets, items in batch.updates.items():
                 cols = [t.columns[o] for o in offsets]
                 set_write = T.writer(cols, of(cols))
                 columns = keys + tuple(c.name for c in cols)
                 for key, values in items:
-                    yield Write(t, "U", columns, key_write(key) + set_write(values), key, len(columns) + extra)
+                    written = key_write(key) + set_write(values)
+                    yield Write(t, "U", columns, written, key, len(columns) + extra, _size(written))
         except (ValueError, TypeError, ArithmeticError) as exc:
             raise DataError(f"applying to spanner table {t.qualified}: {_culprit(t, batch, exc, of)}") from None
 
@@ -124,15 +133,21 @@ def _culprit(t: Table, batch: TableBatch, exc: Exception, of) -> str:
     return str(exc)
 
 
-def chunks(items: Iterable[Write], budget: int) -> Iterator[list[Write]]:
-    """``items`` cut into lists of at most ``budget`` cells (a write never split)."""
-    chunk, cells = [], 0
+def _size(values: list) -> int:
+    return sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in values)
+
+
+def chunks(items: Iterable[Write], budget: int, max_bytes: int = MAX_BYTES) -> Iterator[list[Write]]:
+    """``items`` cut into lists of at most ``budget`` cells and ``max_bytes`` bytes (a
+    write never split)."""
+    chunk, cells, size = [], 0, 0
     for w in items:
-        if chunk and cells + w.cells > budget:
+        if chunk and (cells + w.cells > budget or size + w.size > max_bytes):
             yield chunk
-            chunk, cells = [], 0
+            chunk, cells, size = [], 0, 0
         chunk.append(w)
         cells += w.cells
+        size += w.size
     if chunk:
         yield chunk
 
@@ -220,7 +235,7 @@ class SpannerApplier(Applier):
             return
         items = list(writes(batches, self._live))
         records = sum(b.records for b in batches)
-        parts = list(chunks(items[done:], MAX_MUTATIONS - BOOKKEEPING)) or [[]]
+        parts = list(chunks(items[done:], MAX_MUTATIONS - BOOKKEEPING, MAX_BYTES)) or [[]]
         for i, chunk in enumerate(parts):
             last = i == len(parts) - 1
             end = done + len(chunk)
