@@ -195,18 +195,14 @@ class SpannerDatabase(Database):
             return ConfigError(f"{what} on {self.where()}: the credentials were refused: {text}")
         if connecting and isinstance(exc, E.NotFound):
             return ConfigError(f"{self.where()}: no such database (or instance): {text}")
-        if isinstance(exc, ValueError):
-            return DataError(f"{what} on {self.where()}: {text}")
-        if isinstance(exc, E.GoogleAPICallError):
+        if isinstance(exc, (ValueError, E.GoogleAPICallError)):
             return DataError(f"{what} on {self.where()}: {text}")
         return exc
 
-    def query(self, sql: str, params: dict | None = None, types: dict | None = None, what: str = "reading",
-              snap=None) -> list[list]:
-        """Every row of one query, from ``snap`` or a single-use snapshot."""
+    def query(self, sql: str, params: dict | None = None, types: dict | None = None,
+              what: str = "reading") -> list[list]:
+        """Every row of one query, from a single-use read-only snapshot."""
         try:
-            if snap is not None:
-                return [list(r) for r in snap.execute_sql(sql, params=params, param_types=types)]
             with self.db().snapshot() as own:
                 return [list(r) for r in own.execute_sql(sql, params=params, param_types=types)]
         except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
