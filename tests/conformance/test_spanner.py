@@ -390,3 +390,15 @@ def test_a_loader_killed_between_chunks_applies_each_chunk_once(tmp_path, capsys
         assert again.returncode == 0, again.stderr
         assert chunks_of() == [[0, n, 50 * (n + 1)] for n in range(6)]
         assert sorted(tgt.raw.read(items.renamed("app"))) == [(i, f"v{i}") for i in range(300)]
+
+
+def test_a_missing_emulator_skips_in_one_line_and_fails_under_ci(monkeypatch):
+    from tests.conformance.cloud import spanner as cloud
+    monkeypatch.setattr(cloud, "emulator_binary", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        cloud.emulator()
+    assert "spanner emulator" in str(skipped.value) and len(str(skipped.value).splitlines()) == 1
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="under CI a missing server is a failure"):
+        cloud.emulator()
