@@ -130,6 +130,10 @@ def test_a_decimal_key_numeric_cannot_hold_is_refused_by_schema():
                                Column("w", Kind.DECIMAL, precision=38, scale=10)), ("k",))
     assert "`k` NUMERIC NOT NULL" in SpannerDatabase.generate_ddl([ok])["c.sql"]
     assert "`w` STRING(MAX)" in SpannerDatabase.generate_ddl([ok])["c.sql"]
+    long = Table("app", "long", (Column("k", Kind.INT64, False), Column("s", Kind.VARCHAR, length=10**7),
+                                 Column("b", Kind.VARBINARY, length=10**8), Column("t", Kind.CHAR, length=10)), ("k",))
+    ddl = SpannerDatabase.generate_ddl([long])["c.sql"]
+    assert "`s` STRING(MAX)" in ddl and "`b` BYTES(MAX)" in ddl and "`t` STRING(10)" in ddl
 
 
 def test_chunks_hold_at_most_the_budget_and_never_split_a_write():

@@ -34,6 +34,8 @@ from targetsync_core.model.types import Kind
 
 UTC = dt.timezone.utc
 NUMERIC_SCALE, NUMERIC_INTEGER_DIGITS = 9, 29
+#: the largest lengths STRING(n) and BYTES(n) take (beyond them, MAX holds as much)
+MAX_STRING, MAX_BYTES = 2_621_440, 10_485_760
 _QUANTUM = Decimal(1).scaleb(-NUMERIC_SCALE)
 _WIDE = Context(prec=80)   # quantize to 9 places needs up to 38 digits; the default context has 28
 
@@ -78,9 +80,9 @@ def ddl_type(col: Column) -> str:
     if k in (Kind.INT16, Kind.INT32, Kind.INT64, Kind.UINT16, Kind.UINT32):
         return "INT64"
     if k in (Kind.CHAR, Kind.VARCHAR):
-        return f"STRING({col.length})" if col.length else "STRING(MAX)"
+        return f"STRING({col.length})" if col.length and col.length <= MAX_STRING else "STRING(MAX)"
     if k in (Kind.BINARY, Kind.VARBINARY):
-        return f"BYTES({col.length})" if col.length else "BYTES(MAX)"
+        return f"BYTES({col.length})" if col.length and col.length <= MAX_BYTES else "BYTES(MAX)"
     if k is Kind.DECIMAL and not numeric_holds(col):
         return "STRING(MAX)"
     return DDL[k]
