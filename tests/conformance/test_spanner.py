@@ -122,7 +122,7 @@ def test_a_missing_database_is_refused_as_configuration(spanner):
         adapter(url).db()
 
 
-def test_a_decimal_key_numeric_cannot_hold_is_refused_by_schema():
+def test_generated_ddl_refuses_a_decimal_key_numeric_cannot_hold_and_caps_lengths():
     t = Table("app", "wide", (Column("k", Kind.DECIMAL, False, precision=38, scale=0),), ("k",))
     with pytest.raises(SchemaMismatch, match="key column k is .*NUMERIC cannot hold"):
         SpannerDatabase.generate_ddl([t])

@@ -170,9 +170,8 @@ FROM_SPANNER: dict[Kind, Callable[[Any], Any]] = {
 }
 
 
-def reader(cols) -> Callable[[list], tuple] | None:
-    """A function turning a row the client returns into a canonical row of ``cols``;
-    None where every column passes as it is."""
+def reader(cols) -> Callable[[list], tuple]:
+    """A function turning a row the client returns into a canonical row of ``cols``."""
     funcs = [FROM_SPANNER.get(c.kind) for c in cols]
     if not any(funcs):
         return tuple
