@@ -103,6 +103,14 @@ def test_a_credentials_file_that_is_missing_or_not_a_key_is_refused_without_its_
     assert "is not a service-account JSON key" in str(err.value) and "TOPSECRET" not in str(err.value)
 
 
+def test_a_missing_client_library_is_one_line_saying_what_to_install(monkeypatch):
+    from targetsync_core.errors import ConnectError
+    monkeypatch.setitem(sys.modules, "google.cloud.spanner", None)   # import fails as if not installed
+    with pytest.raises(ConnectError, match=r"pip install 'targetsync\[spanner\]'") as err:
+        adapter(URL).db()
+    assert len(str(err.value).splitlines()) == 1
+
+
 def test_an_unreachable_server_is_refused_in_one_line_naming_the_dsn_file(monkeypatch):
     from targetsync_core.adapters.spanner import adapter as S
     from targetsync_core.errors import ConnectError
