@@ -105,10 +105,22 @@ def test_a_credentials_file_that_is_missing_or_not_a_key_is_refused_without_its_
 
 def test_a_missing_client_library_is_one_line_saying_what_to_install(monkeypatch):
     from targetsync_core.errors import ConnectError
+    import google.cloud
     monkeypatch.setitem(sys.modules, "google.cloud.spanner", None)   # import fails as if not installed
+    monkeypatch.delattr(google.cloud, "spanner", raising=False)      # (not found on the package either)
     with pytest.raises(ConnectError, match=r"pip install 'targetsync\[spanner\]'") as err:
         adapter(URL).db()
     assert len(str(err.value).splitlines()) == 1
+
+
+def test_no_credentials_at_all_is_one_line_saying_where_they_come_from(monkeypatch, tmp_path):
+    monkeypatch.delenv("SPANNER_EMULATOR_HOST", raising=False)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))   # no gcloud application-default login either
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:1")   # nor a metadata server
+    with pytest.raises(ConfigError, match="no credentials: name a service-account key file with gcpCredfile"):
+        adapter(URL, "/cfg/target.dsn").db()
 
 
 def test_an_unreachable_server_is_refused_in_one_line_naming_the_dsn_file(monkeypatch):

@@ -144,10 +144,11 @@ class SpannerDatabase(Database):
         except ImportError as exc:
             raise ConnectError(f"{self.where()}: spanner needs google-cloud-spanner: pip install "
                                f"'targetsync[spanner]' ({exc})") from None
-        client = spanner.Client(project=self.project, credentials=self._credentials())
+        credentials = self._credentials()
         self._reach_emulator()
-        db = client.instance(self.instance).database(self.database)
         try:
+            client = spanner.Client(project=self.project, credentials=credentials)
+            db = client.instance(self.instance).database(self.database)
             with db.snapshot() as snap:
                 list(snap.execute_sql("SELECT 1", timeout=CONNECT_TIMEOUT))
         except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
@@ -191,6 +192,9 @@ class SpannerDatabase(Database):
         text = _first(exc)
         if isinstance(exc, (E.ServiceUnavailable, E.DeadlineExceeded, E.RetryError)):
             return ConnectError(f"cannot connect to {self.identity()} (DSN file {self.dsn.source}) {what}: {text}")
+        if isinstance(exc, A.DefaultCredentialsError):
+            return ConfigError(f"{self.where()}: no credentials: name a service-account key file with gcpCredfile "
+                               "(or the DSN's ?credentials=), or set up Application Default Credentials")
         if isinstance(exc, (E.Unauthenticated, E.PermissionDenied, A.GoogleAuthError)):
             return ConfigError(f"{what} on {self.where()}: the credentials were refused: {text}")
         if connecting and isinstance(exc, E.NotFound):
