@@ -336,6 +336,14 @@ def test_a_target_column_of_a_type_targetsync_cannot_hold_is_refused_naming_it(s
         adapter(spanner[0]).shape("app", "arrays")
 
 
+def test_ddl_spanner_refuses_is_one_line_naming_the_target(spanner):
+    with pytest.raises(ConfigError) as err:
+        adapter(spanner[0], "/cfg/target.dsn").execute_script("CREATE TABLE app.broken (id INT64 NOT NULL);\n")
+    text = str(err.value)
+    assert text.startswith("running DDL on spanner ") and "(DSN file /cfg/target.dsn)" in text, text
+    assert len(text.splitlines()) == 1
+
+
 def test_schema_default_is_spanners_default_schema(spanner):
     t = table("plain", "default")
     db = made(spanner, t)
