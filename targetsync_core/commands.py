@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from targetsync_core.adapters.base import Database
@@ -32,8 +32,11 @@ def open_source(cfg: Config) -> Database:
 
 
 def open_target(cfg: Config) -> Database:
-    return open_database(cfg["targetType"], read_dsn_file(str(cfg["targetDsnFile"]), "targetDsnFile"),
-                         "targetType", "target")
+    """The target; ``gcpCredfile`` reaches its adapter with the DSN (``Dsn.credentials_file``)."""
+    dsn = read_dsn_file(str(cfg["targetDsnFile"]), "targetDsnFile")
+    if cfg.get("gcpCredfile"):
+        dsn = replace(dsn, credentials_file=str(cfg["gcpCredfile"]))
+    return open_database(cfg["targetType"], dsn, "targetType", "target")
 
 
 def emit_settings(cfg: Config, write: bool) -> EmitSettings:

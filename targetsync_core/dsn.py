@@ -25,6 +25,8 @@ class Dsn:
     database: str         # path for sqlite, database name otherwise
     query: str
     source: str           # where it came from, for messages: the DSN file's path
+    #: a cloud credentials file the config names (``gcpCredfile``), for the adapter to read
+    credentials_file: str | None = None
 
     def __str__(self) -> str:
         return f"<{self.scheme} DSN from {self.source}>"

@@ -21,6 +21,7 @@ ADAPTERS: dict[str, str] = {
     "mongodb": "targetsync_core.adapters.mongodb:MongoDatabase",
     "cassandra": "targetsync_core.adapters.cassandra:CassandraDatabase",
     "databricks": "targetsync_core.adapters.databricks:DatabricksDatabase",
+    "spanner": "targetsync_core.adapters.spanner:SpannerDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

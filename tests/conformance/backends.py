@@ -455,6 +455,7 @@ def _lazy(spec: str):
 #: ``TARGETSYNC_TEST_<DB>_DSN`` names); targets only, paired with :data:`CLOUD_SOURCES`
 CLOUD = {name: _lazy(spec) for name, spec in {
     "databricks": "tests.conformance.cloud.databricks:backend",
+    "spanner": "tests.conformance.cloud.spanner:backend",
 }.items()}
 CLOUD_SOURCES = ("sqlite", "postgres", "mariadb")
 

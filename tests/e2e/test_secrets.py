@@ -205,3 +205,51 @@ def test_no_databricks_command_reveals_its_token_or_aws_secret(tmp_path):
         for pw in (token, aws_secret):
             assert_hidden("\n".join(out), pw, "stdout/stderr")
             assert_hidden(files_text(run), pw, "a file the run wrote")
+
+
+def service_account_key(path: Path) -> str:
+    """A service-account key file as Google issues them (a fresh RSA key); returns a
+    stretch of its private key, the secret to look for."""
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    path.write_text(json.dumps({"type": "service_account", "project_id": "ts-project", "private_key_id": "k" * 40,
+                                "private_key": pem, "client_email": "ts@ts-project.iam.gserviceaccount.com",
+                                "client_id": "1", "token_uri": "https://oauth2.googleapis.com/token"}))
+    return pem.splitlines()[5]
+
+
+def test_no_command_reveals_a_spanner_credentials_file(tmp_path):
+    """Spanner (at the emulator tier) with ``gcpCredfile`` naming a service-account key:
+    the key's text is in no output, log or file a run writes; a file that is no key is
+    refused in one line without its text."""
+    from tests.conformance.backends import sqlite_backend
+    from tests.conformance.cloud.spanner import backend
+    d = tmp_path
+    secret_line = service_account_key(d / "key.json")
+    with sqlite_backend(d, "src") as src, backend(d, "tgt") as tgt:
+        src.create(tables(src.schema))
+        src.insert(tables(src.schema)[3], [(i, f"v{i}", i / 3) for i in range(200)])
+        write_cfg(d, src, tgt)
+        for name in ("schema.cfg", "emit.cfg", "sync.cfg", "apply.cfg"):
+            with open(d / name, "a") as fh:
+                fh.write("gcpCredfile=key.json\n")
+        out = []
+        for args in [("schema", "--config", "schema.cfg", "--apply"),
+                     ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug"),
+                     ("validate", "--config", "emit.cfg", "--debug")]:
+            r = cli(*args, cwd=d)
+            assert r.returncode == 0, (args, r.stderr)
+            out += [r.stdout, r.stderr]
+        (d / "key.json").write_text('{"type": "service_account", "private_key": "' + secret_line + '"}')
+        for debug in ((), ("--debug",)):
+            r = cli("validate", "--config", "emit.cfg", *debug, cwd=d)
+            assert r.returncode == 2 and "is not a service-account JSON key" in r.stderr, r.stderr
+            out += [r.stdout, r.stderr]
+        assert secret_line not in "\n".join(out), "the private key appears in stdout/stderr"
+        written = "\n".join(p.read_bytes().decode("utf-8", "replace") for p in d.rglob("*")
+                            if p.is_file() and p.name != "key.json")
+        assert (d / "sync.log").exists() and secret_line not in written, "the private key appears in a file"

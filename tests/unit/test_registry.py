@@ -15,7 +15,9 @@ def test_sql_server_and_oracle_serve_both_roles(name, role, key):
     assert adapter_class(name, key, role).capabilities.name == name
 
 
-def test_a_planned_type_is_refused_naming_the_key():
+def test_a_planned_type_is_refused_naming_the_key(monkeypatch):
+    from targetsync_core.adapters import registry
+    monkeypatch.delitem(registry.ADAPTERS, "spanner")   # a type SPEC 5 plans, as if not built yet
     with pytest.raises(ConfigError, match="targetType=spanner: this build has no spanner adapter yet"):
         adapter_class("spanner", "targetType", "target")
 
@@ -24,6 +26,19 @@ def test_a_planned_type_is_refused_naming_the_key():
 def test_a_target_only_type_is_no_source(name):
     with pytest.raises(ConfigError, match=f"sourceType={name} is not a source type"):
         adapter_class(name, "sourceType", "source")
+
+
+def test_spanner_serves_targets_only_and_needs_no_driver_to_load():
+    import subprocess
+    import sys
+    caps = adapter_class("spanner", "targetType", "target").capabilities
+    assert caps.name == "spanner" and not caps.source and not caps.transactional_apply
+    loaded = subprocess.run([sys.executable, "-c", "import sys, targetsync_core.adapters.spanner; "
+                             "print(sorted(m for m in sys.modules if m.startswith('google')))"],
+                            capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout
+    with pytest.raises(ConfigError, match="sourceType=spanner is not a source type"):
+        adapter_class("spanner", "sourceType", "source")
 
 
 def test_mongodb_serves_targets():
