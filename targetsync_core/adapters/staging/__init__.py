@@ -1,0 +1,1 @@
+"""Staging areas that cloud targets bulk-load change files from (S3: :mod:`.s3`)."""
