@@ -85,6 +85,7 @@ class FireboltDatabase(KitDatabase):
         self.secret = self._client_secret()
         self._stage = None
         self._stage_lock = threading.Lock()
+        self._auth = None
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn) -> "FireboltDatabase":
@@ -132,9 +133,16 @@ class FireboltDatabase(KitDatabase):
 
     # -- connections -----------------------------------------------------------------------
     def auth(self):
-        """The SDK's client-credentials login (no token cache on disk), at
-        ``authEndpoint`` where one is given (the SDK would derive ``id.<rest of the
-        API host>``, which no local stand-in can answer)."""
+        """The SDK's client-credentials login (no token cache on disk), one for every
+        connection of this database (one token), at ``authEndpoint`` where one is given
+        (the SDK would derive ``id.<rest of the API host>``, which no local stand-in can
+        answer)."""
+        with self._stage_lock:
+            if self._auth is None:
+                self._auth = self._make_auth()
+            return self._auth
+
+    def _make_auth(self):
         self.import_driver()
         from firebolt.client.auth import ClientCredentials
         token_url = self.options.get("authEndpoint")
@@ -177,6 +185,13 @@ class FireboltDatabase(KitDatabase):
     def lost(self, exc: BaseException) -> bool:
         import httpx
         return isinstance(exc, httpx.TransportError) or super().lost(exc)
+
+    def __del__(self):
+        """Close pooled connections with the database (the SDK warns of one left open)."""
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing to report at collection
+            pass
 
     def read_error(self, exc: BaseException, table: Table):
         text = _dsn.scrub(first_line(exc))
@@ -318,11 +333,13 @@ class FireboltApplier(KitApplier):
         self._in_transaction(lease_row)
 
     def sql(self, text: str, params=()):
+        """One statement; without parameters unparsed by the SDK (its sqlparse pass
+        costs more than the round trip)."""
         cur = self.conn.cursor()
         if params:
             cur.execute(text, list(params))
         else:
-            cur.execute(text)
+            cur.execute(text, skip_parsing=True)
         return cur
 
     def shadow(self, t: Table) -> fs.Shadowed:

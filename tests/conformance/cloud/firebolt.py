@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import os
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -37,6 +38,19 @@ class Raw:
 
     def __init__(self, url: str):
         self.url = url
+        self._conn = None
+
+    def conn(self):
+        """One connection, kept (the SDK inspects the whole stack for its user agent on
+        every connect: slow under pytest)."""
+        if self._conn is None or self._conn.closed:
+            self._conn = self.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def connect(self):
         from firebolt.client.auth import ClientCredentials
@@ -54,27 +68,25 @@ class Raw:
 
     def execute(self, sql: str) -> None:
         body = "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
-        with contextlib.closing(self.connect()) as conn:
-            for statement in (s.strip() for s in body.split(";\n")):
-                if statement.rstrip(";"):
-                    conn.cursor().execute(statement.rstrip(";"))
+        conn = self.conn()
+        for statement in (s.strip() for s in body.split(";\n")):
+            if statement.rstrip(";"):
+                conn.cursor().execute(statement.rstrip(";"))
 
     def insert(self, table: Table, rows: list[tuple]) -> None:
         cols = ", ".join(_q(c.name) for c in table.columns)
-        one = "(" + ", ".join("?" * len(table.columns)) + ")"
-        with contextlib.closing(self.connect()) as conn:
-            for i in range(0, len(rows), INSERT_ROWS):
-                chunk = rows[i:i + INSERT_ROWS]
-                params = [_param(c.kind, v) for r in chunk for c, v in zip(table.columns, r)]
-                conn.cursor().execute(f"INSERT INTO {_q(table.schema)}.{_q(table.name)} ({cols}) VALUES "
-                                      + ", ".join([one] * len(chunk)), params)
+        conn = self.conn()
+        for i in range(0, len(rows), INSERT_ROWS):
+            values = ", ".join("(" + ", ".join(_literal(_param(c.kind, v)) for c, v in zip(table.columns, r)) + ")"
+                               for r in rows[i:i + INSERT_ROWS])
+            conn.cursor().execute(f"INSERT INTO {_q(table.schema)}.{_q(table.name)} ({cols}) VALUES {values}",
+                                  skip_parsing=True)
 
     def read(self, table: Table) -> list[tuple]:
         cols = ", ".join(_q(c.name) for c in table.columns)
-        with contextlib.closing(self.connect()) as conn:
-            cur = conn.cursor()
-            cur.execute(f"SELECT {cols} FROM {_q(table.schema)}.{_q(table.name)}")
-            return [tuple(r) for r in cur.fetchall()]
+        cur = self.conn().cursor()
+        cur.execute(f"SELECT {cols} FROM {_q(table.schema)}.{_q(table.name)}")
+        return [tuple(r) for r in cur.fetchall()]
 
 
 def _q(name: str) -> str:
@@ -94,6 +106,21 @@ def _param(kind: Kind, v):
     if isinstance(v, dt.datetime):   # the SDK's strftime writes the year 51 as "51"
         return (v.astimezone(dt.timezone.utc) if v.tzinfo else v).isoformat(sep=" ")
     return v
+
+
+def _literal(v) -> str:
+    """A value as a SQL literal (the SDK's own formatting parses the whole statement)."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (dt.date, dt.time)):
+        v = v.isoformat()
+    return "'" + str(v).replace("'", "''") + "'"
 
 
 def _at(auth, token_url: str):
@@ -134,9 +161,11 @@ def standin_backend(tmp: Path, name: str):
         url = with_params(f"firebolt://{client_id}@{account}/{db.name}", engine=ENGINE,
                           clientSecretFile=str(secret_file), apiEndpoint=standin.url, authEndpoint=standin.url)
         url = f"{url}&{stage.query}"
+        raw = Raw(url)
         try:
-            yield Backend("firebolt", "firebolt", url, "public", raw=Raw(url)), standin, stage
+            yield Backend("firebolt", "firebolt", url, "public", raw=raw), standin, stage
         finally:
+            raw.close()
             standin.remove_account(account)
 
 
@@ -151,7 +180,11 @@ def real_backend(tmp: Path, name: str, dsn: str):
     try:
         with s3_stage(tmp, f"fb-{name}") as stage:
             url = dsn.replace(f"/{d.database}?", f"/{database}?", 1) + "&" + stage.query
-            yield Backend("firebolt", "firebolt", url, "public", raw=Raw(url)), None, stage
+            raw = Raw(url)
+            try:
+                yield Backend("firebolt", "firebolt", url, "public", raw=raw), None, stage
+            finally:
+                raw.close()
     finally:
         with contextlib.closing(system.connect()) as conn:
             conn.cursor().execute(f'DROP DATABASE IF EXISTS "{database}"')

@@ -30,6 +30,7 @@ Every statement received is kept in ``sent`` (tests look at what the adapter ask
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import queue
@@ -247,19 +248,7 @@ class FireboltStandin:
 
     def translate(self, sql: str) -> tuple[str, list]:
         """A Firebolt statement as PostgreSQL runs it, and its parameters."""
-        import sqlglot
-        for pattern, pg in ((_COLUMNS, _PG_COLUMNS), (_INDEXES, _PG_INDEX)):
-            found = pattern.match(sql)
-            if found:
-                return pg, [_unq(found.group(1)), _unq(found.group(2))]
-        created = _CREATE_INDEXED.match(sql)
-        if created:
-            sql = f"{created.group(1)}, PRIMARY KEY ({created.group(2)}))"
-        try:
-            trees = [t for t in sqlglot.parse(sql, read="postgres") if t is not None]
-        except sqlglot.errors.ParseError as exc:
-            raise StandinError(f"syntax error (as PostgreSQL parses it): {str(exc).splitlines()[0]}") from None
-        return "; ".join(t.sql(dialect="postgres") for t in trees), []
+        return _translated(sql)
 
     def _copy(self, conn, found) -> None:
         """``COPY INTO`` a table from a staged CSV object (or every object of a folder)."""
@@ -289,6 +278,25 @@ class FireboltStandin:
                 cp.write(body)
 
 
+@functools.lru_cache(maxsize=4096)
+def _translated(sql: str) -> tuple[str, list]:
+    """A Firebolt statement as PostgreSQL runs it, and its parameters (cached: the
+    adapter sends the same few statements again and again)."""
+    import sqlglot
+    for pattern, pg in ((_COLUMNS, _PG_COLUMNS), (_INDEXES, _PG_INDEX)):
+        found = pattern.match(sql)
+        if found:
+            return pg, [_unq(found.group(1)), _unq(found.group(2))]
+    created = _CREATE_INDEXED.match(sql)
+    if created:
+        sql = f"{created.group(1)}, PRIMARY KEY ({created.group(2)}))"
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="postgres") if t is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise StandinError(f"syntax error (as PostgreSQL parses it): {str(exc).splitlines()[0]}") from None
+    return "; ".join(t.sql(dialect="postgres") for t in trees), []
+
+
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address):   # a client that hung up: nothing to report
         pass
@@ -303,6 +311,7 @@ def _result(names: list[str], types: list[str], rows: list) -> bytes:
 def _handler(standin: FireboltStandin):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True   # a response in one segment, not held for an ACK
 
         def log_message(self, *args):   # quiet
             pass
