@@ -75,6 +75,8 @@ _COPY_OPTIONS = ("TYPE = CSV", "HEADER = FALSE", "NULL_STRING = '\\N'", "EMPTY_F
 
 def fb_type_name(pg: str) -> str:
     """A PostgreSQL ``format_type`` as Firebolt's catalog spells the type."""
+    if pg.endswith("[]"):
+        return f"array({fb_type_name(pg[:-2])})"
     found = re.match(r"^numeric\((\d+),(\d+)\)$", pg)
     if found:
         return f"numeric({found.group(1)}, {found.group(2)})"

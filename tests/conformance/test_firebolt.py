@@ -1,0 +1,239 @@
+"""Firebolt's own behaviour (issue 24), at the stand-in tier (``cloud/firebolt.py``): DSN
+refusals, the login, the statements a file's apply sends and their order, a failure
+between two of them (nothing applied, the replay applies once), the staged objects
+deleted, U records that find no row, type refusals, secrets kept out of every message."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+
+from targetsync_core.adapters.base import LeaseHolder, TableBatch
+from targetsync_core.adapters.firebolt import FireboltDatabase
+from targetsync_core.adapters.firebolt.adapter import index_columns
+from targetsync_core.dsn import parse_dsn
+from targetsync_core.errors import ConfigError, LeaseHeld, SchemaMismatch
+from targetsync_core.model.schema import Column, Table
+from targetsync_core.model.types import Kind
+from tests.conformance.backends import BACKENDS, write_configs
+from tests.conformance.cloud.firebolt import firebolt_backend
+from tests.helpers import cli
+
+HOLDER = LeaseHolder("test-holder", "test-host", 1)
+
+
+def table(schema: str, name: str = "items") -> Table:
+    c = Column
+    return Table(schema, name, (c("id", Kind.INT64, False), c("name", Kind.VARCHAR, True, length=20),
+                                c("price", Kind.DECIMAL, True, precision=10, scale=2),
+                                c("at", Kind.TIMESTAMP, True, precision=6)), ("id",))
+
+
+def rows(n: int, start: int = 0) -> list[tuple]:
+    return [(i, f"n{i}", Decimal(i) / 4, dt.datetime(2020, 1, 1) + dt.timedelta(seconds=i)) for i in range(start, n)]
+
+
+def open_db(b) -> FireboltDatabase:
+    return FireboltDatabase.from_dsn("firebolt", parse_dsn(b.url, source="target.dsn"))
+
+
+# ---- the DSN, without a server ----------------------------------------------------------
+
+def dsn(tmp_path, text: str):
+    return parse_dsn(text, source=str(tmp_path / "target.dsn"))
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("postgresql://id@acct/db?engine=e", "firebolt://<client_id>@<account>/<database>?engine=<engine>"),
+    ("firebolt://id@acct/db?clientSecretFile=s", "lacks ?engine="),
+    ("firebolt://acct/db?engine=e&clientSecretFile=s", "lacks the client id"),
+    ("firebolt://id@acct/?engine=e&clientSecretFile=s", "lacks the database"),
+    ("firebolt://id@acct/db?engine=e", "names no client secret: add clientSecretFile="),
+    ("firebolt://id:pw-in-url@acct/db?engine=e&clientSecretFile=s", "gives the client secret twice"),
+    ("firebolt://id@acct/db?engine=e&clientSecretFile=missing.secret", "clientSecretFile"),
+])
+def test_dsn_refusals_are_one_line_naming_the_dsn_file_and_the_fix(tmp_path, text, needle):
+    (tmp_path / "s").write_text("the-secret-value\n")
+    with pytest.raises(ConfigError) as e:
+        FireboltDatabase.from_dsn("firebolt", dsn(tmp_path, text.replace("Secretfile=s", f"SecretFile={tmp_path}/s")
+                                                   .replace("clientSecretFile=s", f"clientSecretFile={tmp_path}/s")))
+    msg = str(e.value)
+    assert needle in msg and len(msg.splitlines()) == 1, msg
+    assert "the-secret-value" not in msg and "pw-in-url" not in msg
+    assert str(tmp_path) in msg or "missing.secret" in msg
+
+
+def test_the_secret_file_is_read_relative_to_the_dsn_file_and_remembered_as_a_secret(tmp_path):
+    from targetsync_core.dsn import scrub
+    (tmp_path / "fb.secret").write_text("  s3cr3t-firebolt-value \n")
+    db = FireboltDatabase.from_dsn("firebolt", dsn(tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret"))
+    assert db.secret == "s3cr3t-firebolt-value"
+    assert "s3cr3t-firebolt-value" not in repr(db.dsn) + db.identity() + db.where()
+    assert scrub("said s3cr3t-firebolt-value") == "said ***"
+
+
+def test_an_empty_secret_file_is_refused(tmp_path):
+    (tmp_path / "fb.secret").write_text("\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        FireboltDatabase.from_dsn("firebolt", dsn(tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret"))
+
+
+def test_staging_without_credentials_for_copy_is_refused_before_connecting(tmp_path):
+    (tmp_path / "fb.secret").write_text("x\n")
+    db = FireboltDatabase.from_dsn("firebolt", dsn(
+        tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret&awsBucket=my-bucket/p"))
+    with pytest.raises(ConfigError, match="awsCredentialsFile=<file> .* or awsRoleArn=<arn>"):
+        db.open_applier()
+
+
+def test_an_iam_role_is_what_copy_reads_the_stage_with_when_given(tmp_path):
+    (tmp_path / "fb.secret").write_text("x\n")
+    db = FireboltDatabase.from_dsn("firebolt", dsn(
+        tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret&awsBucket=my-bucket/p"
+                  "&awsRoleArn=arn:aws:iam::123:role/fb"))
+    assert db.copy_credentials() == "(AWS_ROLE_ARN = 'arn:aws:iam::123:role/fb')"
+
+
+@pytest.mark.parametrize("definition,columns", [
+    ("[id, name]", ["id", "name"]), ('("a b", "Q""x")', ["a b", 'Q"x']), ("id", ["id"]), ("", [])])
+def test_primary_index_definitions_are_read_in_key_order(definition, columns):
+    assert index_columns(definition) == columns
+
+
+def test_generated_ddl_declares_the_key_as_the_primary_index_and_refuses_a_too_wide_decimal():
+    t = Table("public", "t", (Column("b", Kind.UUID, False), Column("a", Kind.INT16, False),
+                              Column("tm", Kind.TIME, True, precision=6), Column("j", Kind.JSON, True),
+                              Column("u", Kind.UINT64, True), Column("n", Kind.DECIMAL, True)), ("a", "b"))
+    ddl = FireboltDatabase.generate_ddl([t])
+    assert ddl["c.sql"] == ('CREATE TABLE IF NOT EXISTS "public"."t" (\n    "b" TEXT NOT NULL,\n    "a" INTEGER NOT NULL,'
+                            '\n    "tm" TEXT NULL,\n    "j" TEXT NULL,\n    "u" NUMERIC(20, 0) NULL,\n'
+                            '    "n" NUMERIC(38, 9) NULL\n) PRIMARY INDEX "a", "b";\n')
+    assert ddl["d.sql"] == 'DROP TABLE IF EXISTS "public"."t";\n'
+    wide = Table("public", "w", (Column("id", Kind.INT32, False), Column("d", Kind.DECIMAL, True, precision=40,
+                                                                          scale=2)), ("id",))
+    with pytest.raises(SchemaMismatch, match=r"w column d is decimal\(40, 2\): Firebolt's NUMERIC holds at most 38"):
+        FireboltDatabase.generate_ddl([wide])
+
+
+# ---- against the stand-in ------------------------------------------------------------------
+
+def test_a_wrong_client_secret_is_refused_as_a_login_in_one_line_without_the_secret(tmp_path):
+    with firebolt_backend(tmp_path, "login") as (b, _, _):
+        secret_file = re.search(r"clientSecretFile=([^&]+)", b.url).group(1)
+        from urllib.parse import unquote
+        path = unquote(secret_file)
+        right = open(path).read().strip()
+        wrong = right + "-WRONG"
+        open(path, "w").write(wrong + "\n")
+        db = open_db(b)
+        with pytest.raises(ConfigError) as e:
+            db.shape("public", "nothing")
+        msg = str(e.value)
+        assert "refused the login" in msg and "DSN file target.dsn" in msg and len(msg.splitlines()) == 1, msg
+        assert wrong not in msg and right not in msg
+
+
+def test_an_unmapped_live_type_is_refused_naming_the_column(tmp_path):
+    with firebolt_backend(tmp_path, "types") as (b, _, _):
+        b.execute('CREATE TABLE "public"."odd" ("id" INTEGER NOT NULL, "xs" INTEGER[] NULL) PRIMARY INDEX "id";\n')
+        with pytest.raises(SchemaMismatch, match="table public.odd column xs has type"):
+            open_db(b).shape("public", "odd")
+
+
+def apply_one(db, run_id: str, file_no: int, batch: TableBatch):
+    applier = db.open_applier()
+    try:
+        applier.acquire_lease(HOLDER, 60)
+        applier.apply_file(run_id, file_no, [batch], HOLDER, 60)
+        return dict(applier.missed)
+    finally:
+        applier.close()
+
+
+def test_a_file_applies_through_s3_and_copy_then_delete_insert_update_and_its_record_in_one_transaction(tmp_path):
+    with firebolt_backend(tmp_path, "order") as (b, standin, stage):
+        t = table("public")
+        b.create([t])
+        b.insert(t, rows(6))
+        db = open_db(b)
+        batch = TableBatch(t, upserts=[(1, "one", Decimal("9.50"), None), (10, "ten", None, None)], deletes=[(2,)],
+                           updates={(1,): [((3,), ("three",)), ((99,), ("gone",))]})
+        standin.sent.clear()
+        missed = apply_one(db, "run-a", 1, batch)
+        assert missed == {"public.items": 1}   # key 99 holds no row
+        got = {r[0]: r[1] for r in b.read(t)}
+        assert got == {0: "n0", 1: "one", 3: "three", 4: "n4", 5: "n5", 10: "ten"}
+        sent = [x for x in standin.sent if not x.startswith(("select 1", "SELECT column_name", "SELECT index_definition"))]
+        start = sent.index("SELECT 1 FROM \"public\".\"_targetsync_applied\" WHERE run_id = 'run-a' AND file_no = 1")
+        assert sent[start - 3] == "BEGIN" and sent[start - 2].startswith("SELECT holder")   # the lease, then the file
+        expected = ['DROP TABLE IF EXISTS "public"."items_wkm0"', 'CREATE TABLE "public"."items_wkm0" ("__op" TEXT',
+                    'DELETE FROM "public"."items_wkm0" WHERE TRUE', 'COPY INTO "public"."items_wkm0" ("__op" $1',
+                    'DELETE FROM "public"."items" AS ts_t USING', 'INSERT INTO "public"."items" ("id"',
+                    'SELECT count(*) FROM "public"."items_wkm0"', 'UPDATE "public"."items" AS ts_t SET "name"',
+                    "INSERT INTO \"public\".\"_targetsync_applied\" VALUES ('run-a', 1, 5, ", "COMMIT"]
+        got = sent[start + 1:start + 1 + len(expected)]
+        assert [g[:len(e)] for g, e in zip(got, expected)] == expected, got
+        copy = got[3]
+        assert re.search(r"FROM 's3://[^']+/targetsync/run-a/000001/public\.items/00001\.csv' WITH TYPE = CSV", copy)
+        assert stage.stage.keys(stage.settings.prefix) == []   # the staged object is gone
+        db.close()
+
+
+def test_a_failure_between_two_statements_applies_nothing_and_the_replay_applies_once(tmp_path):
+    with firebolt_backend(tmp_path, "crash") as (b, standin, _):
+        t = table("public")
+        b.create([t])
+        b.insert(t, rows(4))
+        before = b.read(t)
+        db = open_db(b)
+        batch = TableBatch(t, upserts=[(7, "seven", None, None)], deletes=[(0,)], updates={(1,): [((1,), ("uno",))]})
+        standin.fail_next.append((r'^INSERT INTO "public"\."items"', "the engine went away"))
+        with pytest.raises(Exception, match="the engine went away"):
+            apply_one(db, "run-b", 1, batch)
+        assert b.read(t) == before   # the delete before it was rolled back with it
+        applier = db.open_applier()
+        assert applier.applied_files("run-b") == set()
+        applier.close()
+        apply_one(db, "run-b", 1, batch)
+        after = b.read(t)
+        apply_one(db, "run-b", 1, batch)   # a replay of an applied file: the record stops it
+        assert b.read(t) == after and {r[0] for r in after} == {1, 2, 3, 7}
+        assert [r[1] for r in after if r[0] == 1] == ["uno"]
+        db.close()
+
+
+def test_a_second_loader_is_refused_while_the_first_holds_the_lease(tmp_path):
+    with firebolt_backend(tmp_path, "lease") as (b, _, _):
+        db = open_db(b)
+        first, second = db.open_applier(), db.open_applier()
+        try:
+            first.acquire_lease(LeaseHolder("one", "other-host", 1), 60)
+            with pytest.raises(LeaseHeld):
+                second.acquire_lease(LeaseHolder("two", "other-host", 2), 60)
+        finally:
+            first.close()
+            second.close()
+            db.close()
+
+
+def test_no_secret_reaches_the_output_when_firebolt_quotes_the_copy_statement_back(tmp_path):
+    (tmp_path / "creds").mkdir()
+    with BACKENDS["sqlite"](tmp_path, "src") as src, firebolt_backend(tmp_path / "creds", "leak") as (tgt, standin,
+                                                                                                   stage):
+        t = table(src.schema)
+        src.create([t])
+        src.insert(t, rows(30))
+        write_configs(tmp_path, src, tgt, ["items"])
+        assert cli("schema", "--config", str(tmp_path / "schema.cfg"), "--apply").returncode == 0
+        standin.fail_next.append((r"^COPY INTO", f"cannot read the object: query was COPY … "
+                                                  f"AWS_SECRET_KEY = '{stage.secret}'"))
+        r = cli("sync", "--config", str(tmp_path / "sync.cfg"), "--debug")
+        assert r.returncode != 0
+        assert "cannot read the object" in r.stderr, r.stderr
+        secret = open(re.search(r"clientSecretFile=([^&]+)", tgt.url).group(1).replace("%2F", "/")).read().strip()
+        for hidden in (stage.secret, secret):
+            assert hidden not in r.stdout + r.stderr
+        assert cli("sync", "--config", str(tmp_path / "sync.cfg")).returncode == 0   # nothing was half applied
+        assert len(tgt.read(t.renamed("public"))) == 30
