@@ -4,6 +4,7 @@ between two of them (nothing applied, the replay applies once), the staged objec
 deleted, U records that find no row, type refusals, secrets kept out of every message."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from decimal import Decimal
@@ -152,12 +153,23 @@ def apply_one(db, run_id: str, file_no: int, batch: TableBatch):
         applier.close()
 
 
-def test_a_file_applies_through_s3_and_copy_then_delete_insert_update_and_its_record_in_one_transaction(tmp_path):
-    with firebolt_backend(tmp_path, "order") as (b, standin, stage):
+@contextlib.contextmanager
+def items_table(tmp_path, name: str, n: int):
+    """Table ``public.items`` holding ``n`` rows on the stand-in, and an adapter on it:
+    (backend, stand-in, stage, table, database)."""
+    with firebolt_backend(tmp_path, name) as (b, standin, stage):
         t = table("public")
         b.create([t])
-        b.insert(t, rows(6))
+        b.insert(t, rows(n))
         db = open_db(b)
+        try:
+            yield b, standin, stage, t, db
+        finally:
+            db.close()
+
+
+def test_a_file_applies_through_s3_and_copy_then_delete_insert_update_and_its_record_in_one_transaction(tmp_path):
+    with items_table(tmp_path, "order", 6) as (b, standin, stage, t, db):
         batch = TableBatch(t, upserts=[(1, "one", Decimal("9.50"), None), (10, "ten", None, None)], deletes=[(2,)],
                            updates={(1,): [((3,), ("three",)), ((99,), ("gone",))]})
         standin.sent.clear()
@@ -178,16 +190,11 @@ def test_a_file_applies_through_s3_and_copy_then_delete_insert_update_and_its_re
         copy = got[3]
         assert re.search(r"FROM 's3://[^']+/targetsync/run-a/000001/public\.items/00001\.csv' WITH TYPE = CSV", copy)
         assert stage.stage.keys(stage.settings.prefix) == []   # the staged object is gone
-        db.close()
 
 
 def test_a_failure_between_two_statements_applies_nothing_and_the_replay_applies_once(tmp_path):
-    with firebolt_backend(tmp_path, "crash") as (b, standin, _):
-        t = table("public")
-        b.create([t])
-        b.insert(t, rows(4))
+    with items_table(tmp_path, "crash", 4) as (b, standin, _, t, db):
         before = b.read(t)
-        db = open_db(b)
         batch = TableBatch(t, upserts=[(7, "seven", None, None)], deletes=[(0,)], updates={(1,): [((1,), ("uno",))]})
         standin.fail_next.append((r'^INSERT INTO "public"\."items"', "the engine went away"))
         with pytest.raises(Exception, match="the engine went away"):
@@ -201,7 +208,6 @@ def test_a_failure_between_two_statements_applies_nothing_and_the_replay_applies
         apply_one(db, "run-b", 1, batch)   # a replay of an applied file: the record stops it
         assert b.read(t) == after and {r[0] for r in after} == {1, 2, 3, 7}
         assert [r[1] for r in after if r[0] == 1] == ["uno"]
-        db.close()
 
 
 def test_a_second_loader_is_refused_while_the_first_holds_the_lease(tmp_path):

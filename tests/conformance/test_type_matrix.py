@@ -30,7 +30,7 @@ import json
 import sqlite3
 import struct
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
 
 import pytest
@@ -38,11 +38,12 @@ import pytest
 from targetsync_core.cli import main
 from targetsync_core.model.schema import Column
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import BACKENDS, write_configs
+from tests.conformance.backends import ALL_BACKENDS, BACKENDS, write_configs
 from tests.conformance.backends import canon as canon_of
 
 ENGINES = ["sqlite", "postgres", "mariadb", "mysql"]
-PAIRS = [(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")]
+PAIRS = [(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")] \
+    + [(s, "firebolt") for s in ("sqlite", "postgres", "mariadb")]
 ROWS = 24            # source ids 1..24; the target holds 3..30 but 7
 TARGET_IDS = [i for i in range(3, ROWS + 7) if i != 7]   # 7, all NULL at the source, is inserted
 
@@ -78,6 +79,7 @@ class Family:
     my: list
     sqlite: list
     my_target: tuple = ()           # types only a target of the MySQL family uses
+    fb: tuple = ()                  # Firebolt's (a target only): see FIREBOLT below
 
 
 FAMILIES: dict[str, Family] = {
@@ -147,6 +149,19 @@ FAMILIES: dict[str, Family] = {
         [N("json", Kind.JSON), N("jsonb", Kind.JSON)], [N("json", Kind.JSON)], [N("JSON TEXT", Kind.JSON)]),
 }
 
+#: Firebolt's types by family: no small or unsigned integers, a time, a uuid and JSON held
+#: as TEXT, one string type and one binary type, timestamps at microseconds
+FIREBOLT = {
+    "integer": (N("INTEGER", Kind.INT32), N("BIGINT", Kind.INT64)),
+    "decimal": (N("NUMERIC(38, 10)", Kind.DECIMAL, scale=10), N("NUMERIC(6, 3)", Kind.DECIMAL, scale=3),
+                N("NUMERIC(12, 0)", Kind.DECIMAL, scale=0)),
+    "float": (N("REAL", Kind.FLOAT32), N("DOUBLE PRECISION", Kind.FLOAT64)),
+    "timestamp": (N("TIMESTAMP", Kind.TIMESTAMP, precision=6), N("TIMESTAMPTZ", Kind.TIMESTAMPTZ, precision=6)),
+    "time": (N("TEXT", Kind.TIME),), "string": (N("TEXT", Kind.TEXT),), "binary": (N("BYTEA", Kind.BLOB),),
+    "boolean": (N("BOOLEAN", Kind.BOOLEAN),), "uuid": (N("TEXT", Kind.UUID),), "json": (N("TEXT", Kind.JSON),),
+}
+FAMILIES = {name: replace(fam, fb=FIREBOLT[name]) for name, fam in FAMILIES.items()}
+
 #: pairs of types of different families: refused before any work
 REFUSED = [
     ("postgres", "double precision", "mariadb", "decimal(12,4)"),
@@ -159,11 +174,11 @@ REFUSED = [
 
 
 def side(kind: str) -> str:
-    return {"postgres": "pg", "mariadb": "my", "mysql": "my", "sqlite": "sqlite"}[kind]
+    return {"postgres": "pg", "mariadb": "my", "mysql": "my", "sqlite": "sqlite", "firebolt": "fb"}[kind]
 
 
 def types_of(family: Family, engine: str, target: bool) -> list[Native]:
-    own = getattr(family, side(engine))
+    own = list(getattr(family, side(engine)))
     return own + list(family.my_target) if target and side(engine) == "my" else own
 
 
@@ -188,7 +203,22 @@ def qualified(b, name: str) -> str:
 
 # ---- raw access, not through the adapters ----------------------------------------------
 
+class _Kept:
+    """A cloud backend's one raw connection (``raw.conn()``), which ``close`` keeps."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def cursor(self):
+        return self.conn.cursor()
+
+    def close(self) -> None:
+        pass
+
+
 def connect(b):
+    if b.raw is not None:
+        return _Kept(b.raw.conn())
     if b.kind == "sqlite":
         return sqlite3.connect(b.path)
     if b.kind == "postgres":
@@ -241,6 +271,9 @@ def to_driver(engine: str, native: Native, v):
         return v
     if side(engine) == "my" and k is Kind.UUID:
         return str(v)
+    if engine == "firebolt":
+        from tests.conformance.cloud.firebolt import _param
+        return _param(k, v)
     return v
 
 
@@ -414,11 +447,13 @@ def valid(engine: str, native: Native, v):
 
 def create_sql(b, table: str, cols: list[Native]) -> str:
     defs = ", ".join(f"{quote(b.kind, f'c{j}')} {n.ddl}" for j, n in enumerate(cols))
+    if b.kind == "firebolt":   # no primary key: its primary index
+        return f'CREATE TABLE {qualified(b, table)} ("id" INTEGER NOT NULL, {defs}) PRIMARY INDEX "id"'
     return f"CREATE TABLE {qualified(b, table)} ({quote(b.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, {defs})"
 
 
 def insert_sql(b, table: str, n: int) -> str:
-    mark = "?" if b.kind == "sqlite" else "%s"
+    mark = "?" if b.kind in ("sqlite", "firebolt") else "%s"
     return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join([mark] * (n + 1))})"
 
 
@@ -517,7 +552,7 @@ def report_lines() -> list[str]:
 
 @pytest.mark.parametrize("source_kind,target_kind", PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
 def test_type_matrix_converges(tmp_path, source_kind, target_kind, capsys):
-    with BACKENDS[source_kind](tmp_path, "s") as src, BACKENDS[target_kind](tmp_path, "t") as tgt:
+    with BACKENDS[source_kind](tmp_path, "s") as src, ALL_BACKENDS[target_kind](tmp_path, "t") as tgt:
         built = {f"m_{fam_name}": (fam, *build(src, tgt, f"m_{fam_name}", fam_name, fam))
                  for fam_name, fam in FAMILIES.items()}
         built = {name: b for name, b in built.items() if b[1]}
