@@ -97,6 +97,25 @@ def test_an_iam_role_is_what_copy_reads_the_stage_with_when_given(tmp_path):
     assert db.copy_credentials() == "(AWS_ROLE_ARN = 'arn:aws:iam::123:role/fb')"
 
 
+def test_a_missing_driver_is_one_line_saying_what_to_install(tmp_path, monkeypatch):
+    import sys
+    from targetsync_core.errors import ConnectError
+    (tmp_path / "fb.secret").write_text("x\n")
+    db = FireboltDatabase.from_dsn("firebolt", dsn(tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret"))
+    monkeypatch.setitem(sys.modules, "firebolt.db", None)   # as if firebolt-sdk were not installed
+    with pytest.raises(ConnectError) as e:
+        db.connect()
+    assert "needs firebolt-sdk: pip install 'targetsync[firebolt]'" in str(e.value)
+    assert len(str(e.value).splitlines()) == 1
+
+
+def test_applying_without_a_staging_bucket_is_refused_naming_the_parameter(tmp_path):
+    (tmp_path / "fb.secret").write_text("x\n")
+    db = FireboltDatabase.from_dsn("firebolt", dsn(tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret"))
+    with pytest.raises(ConfigError, match=r"names no S3 staging bucket: add \?awsBucket="):
+        db.open_applier()
+
+
 @pytest.mark.parametrize("definition,columns", [
     ("[id, name]", ["id", "name"]), ('("a b", "Q""x")', ["a b", 'Q"x']), ("id", ["id"]), ("", [])])
 def test_primary_index_definitions_are_read_in_key_order(definition, columns):
@@ -134,6 +153,21 @@ def test_a_wrong_client_secret_is_refused_as_a_login_in_one_line_without_the_sec
         msg = str(e.value)
         assert "refused the login" in msg and "DSN file target.dsn" in msg and len(msg.splitlines()) == 1, msg
         assert wrong not in msg and right not in msg
+
+
+def test_composite_keys_are_windowed_without_row_value_comparisons(tmp_path):
+    from targetsync_core.diff.windows import Window
+    with firebolt_backend(tmp_path, "composite") as (b, standin, _):
+        t = Table("public", "pairs", (Column("a", Kind.INT32, False), Column("b", Kind.VARCHAR, False, length=5),
+                                      Column("v", Kind.INT32, True)), ("a", "b"))
+        b.create([t])
+        b.insert(t, [(a, s, a) for a in range(3) for s in ("x", "y", "é")])
+        db = open_db(b)
+        assert db.window_bounds(t, 4) == [(1, "y"), (2, "é")]   # the 5th and 9th keys in code-point order
+        got = list(db.read_window(t, Window(0, 1, (1, "y"), (2, "é"))))
+        assert [r[:2] for r in got] == [(1, "y"), (1, "é"), (2, "x"), (2, "y")]
+        assert not [s for s in standin.sent if re.search(r"\) [<>]=? \(", s)]
+        db.close()
 
 
 def test_an_unmapped_live_type_is_refused_naming_the_column(tmp_path):

@@ -74,6 +74,9 @@ class FireboltDatabase(KitDatabase):
     read_as = ft.READ_AS
     lease_hint, for_update = "", ""    # Firebolt locks no row (see the module's docstring)
     every_nth = "mod(ts_rn - 1, ?) = 0"
+    #: a composite bound spelled out (``a > ? OR (a = ? AND b >= ?)``): Firebolt's
+    #: documentation promises no row-value comparison
+    row_values = False
     driver_module, driver_hint = "firebolt.db", INSTALL_HINT
     login_refused = ("AuthenticationError", "AuthorizationError", "401", "Unauthorized")
     lost_marks = ("ConnectError", "ReadError", "RemoteProtocolError", "ConnectTimeout", "ReadTimeout",
