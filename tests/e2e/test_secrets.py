@@ -178,6 +178,8 @@ def test_no_firebolt_command_reveals_its_client_secret_or_staging_key(tmp_path):
     d.mkdir()
     creds.mkdir()
     with BACKENDS["postgres"](d, "src") as src, firebolt_backend(creds, "secrets") as (tgt, standin, stage):
+        if standin is None:
+            pytest.skip("injects a failure that quotes COPY back: stand-in tier only")
         src.create(tables(src.schema))
         src.insert(tables(src.schema)[3], [(i, f"v{i}", i / 3) for i in range(200)])
         write_cfg(d, src, tgt)

@@ -8,9 +8,10 @@ type conversions), its catalog beyond the two queries the adapter sends, and tha
 engine rather than PostgreSQL enforces no primary key (the stand-in's tables have one).
 
 With ``TARGETSYNC_TEST_FIREBOLT_DSN`` set (a DSN as the adapter takes it, its client
-secret in ``clientSecretFile``) the same backend runs against real Firebolt: a database
-of its own is created through the account's system engine and dropped afterwards, its
-staging the bucket of ``TARGETSYNC_TEST_S3_STAGE`` (``cloud/s3.py``).
+secret in ``clientSecretFile`` by an absolute path, without the ``aws…`` parameters) the
+same backend runs against real Firebolt: a database of its own is created through the
+account's system engine and dropped afterwards, attached to the DSN's engine, its staging
+the bucket of ``TARGETSYNC_TEST_S3_STAGE`` (``cloud/s3.py``).
 """
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ class Raw:
             self._conn.close()
             self._conn = None
 
-    def connect(self):
+    def connect(self, system: bool = False):
+        """A connection to the DSN's database and engine (``system``: to the account's
+        system engine, where databases are made and dropped)."""
         from firebolt.client.auth import ClientCredentials
         from firebolt.db import connect
         d = parse_dsn(self.url)
@@ -62,7 +65,8 @@ class Raw:
         if q.get("authEndpoint"):   # the stand-in: its token endpoint, as the adapter reaches it
             auth = _at(auth, q["authEndpoint"])
         extra = {"api_endpoint": q["apiEndpoint"]} if q.get("apiEndpoint") else {}
-        conn = connect(auth=auth, account_name=d.host, database=d.database, engine_name=q["engine"], **extra)
+        where = {} if system else {"database": d.database, "engine_name": q["engine"]}
+        conn = connect(auth=auth, account_name=d.host, **where, **extra)
         conn.cursor().execute("SET time_zone = 'UTC'")
         return conn
 
@@ -175,7 +179,7 @@ def real_backend(tmp: Path, name: str, dsn: str):
     d = parse_dsn(dsn)
     database = f"ts_{uuid.uuid4().hex[:12]}"
     system = Raw(dsn)
-    with contextlib.closing(system.connect()) as conn:
+    with contextlib.closing(system.connect(system=True)) as conn:
         conn.cursor().execute(f'CREATE DATABASE "{database}"')
     try:
         with s3_stage(tmp, f"fb-{name}") as stage:
@@ -186,7 +190,7 @@ def real_backend(tmp: Path, name: str, dsn: str):
             finally:
                 raw.close()
     finally:
-        with contextlib.closing(system.connect()) as conn:
+        with contextlib.closing(system.connect(system=True)) as conn:
             conn.cursor().execute(f'DROP DATABASE IF EXISTS "{database}"')
 
 
