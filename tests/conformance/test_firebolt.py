@@ -288,3 +288,32 @@ def test_no_secret_reaches_the_output_when_firebolt_quotes_the_copy_statement_ba
             assert hidden not in r.stdout + r.stderr
         assert cli("sync", "--config", str(tmp_path / "sync.cfg")).returncode == 0   # nothing was half applied
         assert len(tgt.read(t.renamed("public"))) == 30
+
+
+def test_keys_held_as_text_or_bytes_keep_their_order_and_sync_to_no_difference(tmp_path, capsys):
+    """A time key is TEXT ``HH:MM:SS.ffffff`` (fixed width: ``10:00:00`` and ``10:00:00.5``
+    in time order), a uuid key TEXT in lower case, a bytes key BYTEA bound as ``\\x`` hex:
+    windows over them read in the source's order, and a sync leaves nothing to repair."""
+    import uuid
+
+    from targetsync_core.cli import main
+    c = Column
+    t = Table("public", "odd_keys", (c("tm", Kind.TIME, False, precision=6), c("u", Kind.UUID, False),
+                                     c("b", Kind.BLOB, False), c("v", Kind.INT32, True)), ("tm", "u", "b"))
+    times = [dt.time(10), dt.time(10, 0, 0, 500000), dt.time(9, 59, 59, 999999), dt.time(0), dt.time(23, 59, 59)]
+    ids = [uuid.UUID(int=(i * 0x9E3779B97F4A7C15) % 2**128) for i in range(3)]
+    keys = [(tm, u, bytes([i, 255 - i])) for tm in times for i, u in enumerate(ids)]
+    with BACKENDS["postgres"](tmp_path, "src") as src, firebolt_backend(tmp_path, "oddkeys") as (tgt, _, _):
+        src.create([t])
+        src.insert(t, [(*k, n) for n, k in enumerate(keys)])
+        write_configs(tmp_path, src, tgt, ["odd_keys"], window_size=4)
+        assert main(["schema", "--config", str(tmp_path / "schema.cfg"), "--apply"]) == 0
+        tgt.insert(t, [(*k, -1) for k in keys[::2]])
+        assert main(["sync", "--config", str(tmp_path / "sync.cfg")]) == 0
+        capsys.readouterr()
+        assert main(["validate", "--config", str(tmp_path / "emit.cfg")]) == 0
+        assert "validate: 0 difference(s)" in capsys.readouterr().out
+        assert sorted(r[3] for r in tgt.read(t)) == list(range(len(keys)))
+        db = open_db(tgt)
+        assert list(db.read_keys(t)) == sorted(keys)   # the diff's order: time, uuid bytes, bytes
+        db.close()
