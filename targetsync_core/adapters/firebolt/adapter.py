@@ -40,14 +40,12 @@ from targetsync_core.adapters.sql.kit import KitApplier, KitDatabase
 from targetsync_core.adapters.sql.server import first_line
 from targetsync_core.adapters.sql.sqlapply import shadow_rows
 from targetsync_core.errors import ConfigError, ConnectError, DataError, SchemaMismatch, read_user_file
-from targetsync_core.model.schema import Column, Table
+from targetsync_core.model.schema import Table
 from targetsync_core.model.types import Kind
 
 INSTALL_HINT = "firebolt-sdk: pip install 'targetsync[firebolt]'"
 META_SCHEMA = "public"
 APPLIED, LEASE = "_targetsync_applied", "_targetsync_lease"
-#: the DSN query parameters this adapter reads itself (the staging module reads its own)
-OWN_PARAMS = ("engine", "clientSecretFile", "apiEndpoint", "authEndpoint", "awsRoleArn")
 
 _COLUMNS = ("SELECT column_name, data_type, is_nullable, is_in_primary_index FROM information_schema.columns "
             "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position")
@@ -63,7 +61,8 @@ def index_columns(definition: str) -> list[str]:
 
 
 class FireboltDatabase(KitDatabase):
-    capabilities = Capabilities(name="firebolt", source=False, max_integer=2**63 - 1, nonfinite_floats=False,
+    #: a uint64 is a NUMERIC(20, 0): every integer the canonical kinds hold fits
+    capabilities = Capabilities(name="firebolt", source=False, max_integer=2**64 - 1, nonfinite_floats=False,
                                 max_identifier_length=255)
     dialect = "postgres"        # Firebolt's SQL is PostgreSQL's; the apply statements are its own
     driver = "postgresql"       # quoting only (no SQLAlchemy engine is ever made)

@@ -104,8 +104,8 @@ def _value(v):
         return v.isoformat() if not isinstance(v, uuid.UUID) else str(v)
     if isinstance(v, Decimal):
         return format(v, "f")
-    if isinstance(v, float) and v != v or v in (float("inf"), float("-inf")):
-        return str(v)
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return str(v)   # JSON has no NaN: Firebolt writes these as text
     return v
 
 
