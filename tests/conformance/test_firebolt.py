@@ -317,3 +317,31 @@ def test_keys_held_as_text_or_bytes_keep_their_order_and_sync_to_no_difference(t
         db = open_db(tgt)
         assert list(db.read_keys(t)) == sorted(keys)   # the diff's order: time, uuid bytes, bytes
         db.close()
+
+
+def test_an_unreachable_service_is_one_line_naming_the_account_and_the_dsn_file(tmp_path):
+    """Nothing listens at the API and login endpoints: exit 3 (a connection problem, which
+    a later run may get past), one line, no secret."""
+    import socket
+    import sqlite3
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "fb.secret").write_text("unreachable-secret-value\n")
+    (tmp_path / "target.dsn").write_text(
+        f"firebolt://cid@acct_x/db?engine=e&clientSecretFile=fb.secret&apiEndpoint=http://127.0.0.1:{port}"
+        f"&authEndpoint=http://127.0.0.1:{port}\n")
+    (tmp_path / "source.dsn").write_text(f"sqlite:///{tmp_path / 'src.db'}\n")
+    conn = sqlite3.connect(tmp_path / "src.db")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    conn.close()
+    (tmp_path / "tables.txt").write_text("main.t\n")
+    (tmp_path / "schema.cfg").write_text("sourceType=sqlite\nsourceDsnFile=source.dsn\ntargetType=firebolt\n"
+                                         "targetDsnFile=target.dsn\ntableFile=tables.txt\nschemaFile=schema.skt\n"
+                                         "outputDirectory=ddl\nschemaRename=main:public\n")
+    r = cli("schema", "--config", str(tmp_path / "schema.cfg"), "--apply")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 3 and len(lines) == 1, r.stderr
+    assert "cannot connect to firebolt account acct_x engine e database db" in lines[0], lines
+    assert f"(DSN file {tmp_path / 'target.dsn'})" in lines[0], lines
+    assert "unreachable-secret-value" not in r.stdout + r.stderr

@@ -77,7 +77,6 @@ class FireboltDatabase(KitDatabase):
     #: documentation promises no row-value comparison
     row_values = False
     driver_module, driver_hint = "firebolt.db", INSTALL_HINT
-    login_refused = ("AuthenticationError", "AuthorizationError", "401", "Unauthorized")
     lost_marks = ("ConnectError", "ReadError", "RemoteProtocolError", "ConnectTimeout", "ReadTimeout",
                   "Server disconnected", "Connection refused")
 
