@@ -254,6 +254,20 @@ def test_a_failure_between_two_statements_applies_nothing_and_the_replay_applies
         assert [r[1] for r in after if r[0] == 1] == ["uno"]
 
 
+def test_a_connection_lost_mid_file_is_a_lost_connection_and_nothing_is_applied(tmp_path):
+    from targetsync_core.errors import ConnectError
+    with items_table(tmp_path, "lost", 4) as (b, standin, _, t, db):
+        needs_standin(standin)
+        before = b.read(t)
+        batch = TableBatch(t, upserts=[(9, "nine", None, None)], deletes=[(1,)])
+        standin.fail_next.append((r'^INSERT INTO "public"\."items"', None))   # the engine hangs up
+        with pytest.raises(ConnectError, match=r"lost the connection to firebolt account .* \(DSN file target\.dsn\)"):
+            apply_one(db, "run-l", 1, batch)
+        assert b.read(t) == before
+        apply_one(db, "run-l", 1, batch)
+        assert {r[0] for r in b.read(t)} == {0, 2, 3, 9}
+
+
 def test_a_second_loader_is_refused_while_the_first_holds_the_lease(tmp_path):
     with firebolt_backend(tmp_path, "lease") as (b, _, _):
         db = open_db(b)

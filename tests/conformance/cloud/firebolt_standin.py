@@ -25,7 +25,8 @@ catalog queries of ``information_schema.columns`` / ``.indexes`` (answered from
 ``pg_catalog`` with Firebolt's spelling of the types).
 
 Every statement received is kept in ``sent`` (tests look at what the adapter asked), and
-``fail_next`` makes a chosen statement fail once (tests of a crash between steps).
+``fail_next`` makes a chosen statement fail once (tests of a crash between steps), or, with
+no message, the connection close without an answer (a lost engine).
 """
 from __future__ import annotations
 
@@ -88,6 +89,10 @@ def fb_type_name(pg: str) -> str:
 
 class StandinError(Exception):
     """What the stand-in answers with a 400 and a structured error."""
+
+
+class HangUp(Exception):
+    """The stand-in closes the connection without an answer (a lost engine)."""
 
 
 def _unq(text: str) -> str:
@@ -193,7 +198,7 @@ class FireboltStandin:
         for i, (pattern, message) in enumerate(self.fail_next):
             if re.search(pattern, sql):
                 del self.fail_next[i]
-                raise StandinError(message)
+                raise StandinError(message) if message is not None else HangUp()
         upper = sql.upper()
         found = re.match(r'^USE (DATABASE|ENGINE)\s+"?([^"]+)"?$', sql, re.I)
         if found:
@@ -370,5 +375,8 @@ def _handler(standin: FireboltStandin):
             except StandinError as exc:
                 err = {"errors": [{"severity": "ERROR", "description": str(exc)}]}
                 return self._send(400, json.dumps(err).encode())
+            except HangUp:
+                self.close_connection = True
+                return
             self._send(200, out, headers)
     return Handler
