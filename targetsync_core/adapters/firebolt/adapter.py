@@ -37,7 +37,7 @@ from targetsync_core.adapters.base import Capabilities, TableBatch
 from targetsync_core.adapters.firebolt import statements as fs
 from targetsync_core.adapters.firebolt import types as ft
 from targetsync_core.adapters.sql.kit import KitApplier, KitDatabase
-from targetsync_core.adapters.sql.server import first_line
+from targetsync_core.adapters.sql.server import discard, first_line
 from targetsync_core.adapters.sql.sqlapply import shadow_rows
 from targetsync_core.errors import ConfigError, ConnectError, DataError, SchemaMismatch, read_user_file
 from targetsync_core.model.schema import Table
@@ -84,9 +84,8 @@ class FireboltDatabase(KitDatabase):
         super().__init__(dsn, type_name)
         self.options = dict(parse_qsl(dsn.query, keep_blank_values=True))
         self.secret = self._client_secret()
-        self._stage = None
-        self._stage_lock = threading.Lock()
-        self._auth = None
+        self._stage = self._auth = None
+        self._made = threading.Lock()   # guards the two, made on first use
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn) -> "FireboltDatabase":
@@ -138,7 +137,7 @@ class FireboltDatabase(KitDatabase):
         connection of this database (one token), at ``authEndpoint`` where one is given
         (the SDK would derive ``id.<rest of the API host>``, which no local stand-in can
         answer)."""
-        with self._stage_lock:
+        with self._made:
             if self._auth is None:
                 self._auth = self._make_auth()
             return self._auth
@@ -162,11 +161,14 @@ class FireboltDatabase(KitDatabase):
     def connect(self, autocommit: bool = True):
         fb = self.import_driver()
         kwargs = {"api_endpoint": self.options["apiEndpoint"]} if self.options.get("apiEndpoint") else {}
+        conn = None
         try:
             conn = fb.connect(auth=self.auth(), account_name=self.dsn.host, database=self.dsn.database,
                               engine_name=self.options["engine"], autocommit=autocommit, **kwargs)
-            conn.cursor().execute("SET time_zone = 'UTC'")
+            conn.cursor().execute("SET time_zone = 'UTC'")   # timestamptz values read in UTC
         except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
+            if conn is not None:
+                discard(conn)
             if not self.driver_error(exc):
                 raise
             raise self.connect_error(exc) from None
@@ -258,7 +260,7 @@ class FireboltDatabase(KitDatabase):
     def stage(self):
         """The S3 staging area of the DSN (``adapters.staging.s3``), made on first use."""
         from targetsync_core.adapters.staging.s3 import S3Settings, S3Stage
-        with self._stage_lock:
+        with self._made:
             if self._stage is None:
                 self._stage = S3Stage(S3Settings.from_query(self.dsn.query, source=self.dsn.source))
             return self._stage
