@@ -88,7 +88,7 @@ def one_round(changes: int, base: int, run: int) -> tuple[float, int, dict]:
         ap.acquire_lease(ME, 600)
         steps = {"stage": 0.0, "copy": 0.0, "apply": 0.0}
         ap.stage.put = timed(steps, lambda key: "stage", ap.stage.put)
-        ap.sql = timed(steps, lambda text: "copy" if text.startswith(("COPY", "DELETE FROM \"public\".\"items_wkm"))
+        ap.sql = timed(steps, lambda text: "copy" if text.startswith(("COPY", "DELETE FROM \"public\".\"_targetsync_items_wkm"))
                        else "apply" if text.startswith(("DELETE", "INSERT INTO \"public\".\"items\"", "UPDATE",
                                                         "SELECT count")) else None, ap.sql)
         start = time.perf_counter()

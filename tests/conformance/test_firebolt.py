@@ -178,6 +178,16 @@ def test_composite_keys_are_windowed_without_row_value_comparisons(tmp_path):
         db.close()
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT 1 FROM t WHERE (a, b) >= (1, 'x')", "SELECT 1 FROM t FOR UPDATE", "CREATE TEMPORARY TABLE t (a INT)",
+    "INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING", "DELETE FROM t RETURNING a",
+    "MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE"])
+def test_the_standin_refuses_what_firebolt_does_not_run(sql):
+    from tests.conformance.cloud.firebolt_standin import StandinError, _translated
+    with pytest.raises(StandinError, match="the stand-in refuses"):
+        _translated(sql)
+
+
 def test_an_unmapped_live_type_is_refused_naming_the_column(tmp_path):
     with firebolt_backend(tmp_path, "types") as (b, _, _):
         b.execute('CREATE TABLE "public"."odd" ("id" INTEGER NOT NULL, "xs" INTEGER[] NULL) PRIMARY INDEX "id";\n')
@@ -213,6 +223,9 @@ def items_table(tmp_path, name: str, n: int):
 def test_a_file_applies_through_s3_and_copy_then_delete_insert_update_and_its_record_in_one_transaction(tmp_path):
     with items_table(tmp_path, "order", 6) as (b, standin, stage, t, db):
         needs_standin(standin)
+        mine = table("public", "items_wkm0")   # a user's table named like another tool's shadow
+        b.create([mine])
+        b.insert(mine, rows(1))
         batch = TableBatch(t, upserts=[(1, "one", Decimal("9.50"), None), (10, "ten", None, None)], deletes=[(2,)],
                            updates={(1,): [((3,), ("three",)), ((99,), ("gone",))]})
         standin.sent.clear()
@@ -223,16 +236,17 @@ def test_a_file_applies_through_s3_and_copy_then_delete_insert_update_and_its_re
         sent = [x for x in standin.sent if not x.startswith(("select 1", "SELECT column_name", "SELECT index_definition"))]
         start = sent.index("SELECT 1 FROM \"public\".\"_targetsync_applied\" WHERE run_id = 'run-a' AND file_no = 1")
         assert sent[start - 3] == "BEGIN" and sent[start - 2].startswith("SELECT holder")   # the lease, then the file
-        expected = ['DROP TABLE IF EXISTS "public"."items_wkm0"', 'CREATE TABLE "public"."items_wkm0" ("__op" TEXT',
-                    'DELETE FROM "public"."items_wkm0" WHERE TRUE', 'COPY INTO "public"."items_wkm0" ("__op" $1',
+        expected = ['DROP TABLE IF EXISTS "public"."_targetsync_items_wkm0"', 'CREATE TABLE "public"."_targetsync_items_wkm0" ("__op" TEXT',
+                    'DELETE FROM "public"."_targetsync_items_wkm0" WHERE TRUE', 'COPY INTO "public"."_targetsync_items_wkm0" ("__op" $1',
                     'DELETE FROM "public"."items" AS ts_t USING', 'INSERT INTO "public"."items" ("id"',
-                    'SELECT count(*) FROM "public"."items_wkm0"', 'UPDATE "public"."items" AS ts_t SET "name"',
+                    'SELECT count(*) FROM "public"."_targetsync_items_wkm0"', 'UPDATE "public"."items" AS ts_t SET "name"',
                     "INSERT INTO \"public\".\"_targetsync_applied\" VALUES ('run-a', 1, 5, ", "COMMIT"]
         got = sent[start + 1:start + 1 + len(expected)]
         assert [g[:len(e)] for g, e in zip(got, expected)] == expected, got
         copy = got[3]
         assert re.search(r"FROM 's3://[^']+/targetsync/run-a/000001/public\.items/00001\.csv' WITH TYPE = CSV", copy)
         assert stage.stage.keys(stage.settings.prefix) == []   # the staged object is gone
+        assert b.read(mine) == rows(1)   # untouched
 
 
 def test_a_failure_between_two_statements_applies_nothing_and_the_replay_applies_once(tmp_path):

@@ -19,7 +19,7 @@ from targetsync_core.model.types import Kind
 
 GOLDEN = Path(__file__).parent / "golden" / "firebolt" / "statements.sql"
 #: a composite key, names that need quoting, a quote inside a name
-ORDERS = fs.Shadowed(("sales", "order lines"), ("sales", "order lines_wkm0"), ("order_id", "line"),
+ORDERS = fs.Shadowed(("sales", "order lines"), ("sales", "_targetsync_order lines_wkm0"), ("order_id", "line"),
                      ("order_id", "line", "qty", 'say "hi"', "Note"))
 CREDS = "(AWS_KEY_ID = 'AKIAEXAMPLE' AWS_SECRET_KEY = 'secret-example')"
 TABLE = Table("sales", "order lines", (

@@ -11,8 +11,9 @@ Firebolt read the staged objects through an IAM role instead of the staging acce
 ``apiEndpoint`` and ``authEndpoint`` name another Firebolt environment (the tests' stand-in).
 
 **Apply.** Per table of a file: its records as one CSV object on S3, ``COPY FROM`` into
-the table's shadow ``<table>_wkm<n>`` (a table of the same schema, made by the loader,
-dropped when it closes), then ``statements``' ``DELETE … USING``, ``INSERT … SELECT`` and
+the table's shadow ``_targetsync_<table>_wkm<n>`` (a table of the same schema — Firebolt
+has no temporary tables — made by the loader, dropped when it closes; the prefix keeps it
+clear of the user's tables, which a replaced shadow must never be), then ``statements``' ``DELETE … USING``, ``INSERT … SELECT`` and
 ``UPDATE … FROM``; the file's record and the lease in ``public._targetsync_applied`` and
 ``public._targetsync_lease`` — all in one transaction (Firebolt's ``BEGIN``/``COMMIT``,
 which the SDK opens when autocommit is off), so a file applies exactly once, and the
@@ -279,6 +280,9 @@ class FireboltDatabase(KitDatabase):
         token = f" AWS_SESSION_TOKEN = {fs.literal(key.session_token)}" if key.session_token else ""
         return (f"(AWS_KEY_ID = {fs.literal(key.access_key_id)} "
                 f"AWS_SECRET_KEY = {fs.literal(key.secret_access_key)}{token})")
+
+    def shadow_name(self, table: Table, n: int) -> str:
+        return f"_targetsync_{table.name[:40]}_wkm{n}"
 
     def open_applier(self) -> "FireboltApplier":
         stage = self.stage()
