@@ -22,6 +22,7 @@ ADAPTERS: dict[str, str] = {
     "cassandra": "targetsync_core.adapters.cassandra:CassandraDatabase",
     "databricks": "targetsync_core.adapters.databricks:DatabricksDatabase",
     "spanner": "targetsync_core.adapters.spanner:SpannerDatabase",
+    "firebolt": "targetsync_core.adapters.firebolt:FireboltDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

@@ -456,6 +456,7 @@ def _lazy(spec: str):
 CLOUD = {name: _lazy(spec) for name, spec in {
     "databricks": "tests.conformance.cloud.databricks:backend",
     "spanner": "tests.conformance.cloud.spanner:backend",
+    "firebolt": "tests.conformance.cloud.firebolt:backend",
 }.items()}
 CLOUD_SOURCES = ("sqlite", "postgres", "mariadb")
 

@@ -44,7 +44,7 @@ from tests.conformance.backends import canon as canon_of
 
 ENGINES = ["sqlite", "postgres", "mariadb", "mysql"]
 #: cloud targets (``backends.CLOUD``), their native types by family in :data:`CLOUD_TYPES`
-CLOUD_TARGETS = ("databricks", "spanner")
+CLOUD_TARGETS = ("databricks", "spanner", "firebolt")
 PAIRS = ([(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")]
          + [(s, t) for t in CLOUD_TARGETS for s in ("sqlite", "postgres", "mariadb")])
 ROWS = 24            # source ids 1..24; the target holds 3..30 but 7
@@ -179,6 +179,15 @@ CLOUD_TYPES: dict[str, dict[str, list[Native]]] = {
         "uuid": [N("STRING(36)", Kind.UUID)],
         "json": [N("JSON", Kind.JSON)],
     },
+    "firebolt": {   # no small or unsigned integers; a time, a uuid and JSON held as TEXT
+        "integer": [N("INTEGER", Kind.INT32), N("BIGINT", Kind.INT64)],
+        "decimal": [N("NUMERIC(38, 10)", Kind.DECIMAL, scale=10), N("NUMERIC(6, 3)", Kind.DECIMAL, scale=3),
+                    N("NUMERIC(12, 0)", Kind.DECIMAL, scale=0)],
+        "float": [N("REAL", Kind.FLOAT32), N("DOUBLE PRECISION", Kind.FLOAT64)],
+        "timestamp": [N("TIMESTAMP", Kind.TIMESTAMP, precision=6), N("TIMESTAMPTZ", Kind.TIMESTAMPTZ, precision=6)],
+        "time": [N("TEXT", Kind.TIME)], "string": [N("TEXT", Kind.TEXT)], "binary": [N("BYTEA", Kind.BLOB)],
+        "boolean": [N("BOOLEAN", Kind.BOOLEAN)], "uuid": [N("TEXT", Kind.UUID)], "json": [N("TEXT", Kind.JSON)],
+    },
 }
 
 #: pairs of types of different families: refused before any work
@@ -225,7 +234,22 @@ def qualified(b, name: str) -> str:
 
 # ---- raw access, not through the adapters ----------------------------------------------
 
+class _Kept:
+    """A cloud backend's one raw connection (``raw.conn()``), which ``close`` keeps."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def cursor(self):
+        return self.conn.cursor()
+
+    def close(self) -> None:
+        pass
+
+
 def connect(b):
+    if hasattr(b.raw, "conn"):   # a cloud target's one raw connection
+        return _Kept(b.raw.conn())
     if b.kind == "sqlite":
         return sqlite3.connect(b.path)
     if b.kind == "postgres":
@@ -235,7 +259,7 @@ def connect(b):
 
 
 def run(b, statements: list[str], rows: list[tuple] = (), insert: str | None = None) -> None:
-    if b.raw is not None:   # a cloud target: its own raw access
+    if hasattr(b.raw, "run"):   # a cloud target with raw access of its own
         return b.raw.run(statements, insert, rows)
     conn = connect(b)
     try:
@@ -254,7 +278,7 @@ def fetch(b, sql: str) -> list[tuple]:
     if b.kind == "spanner":   # BYTES come back as base64, JSON as the client's JsonObject
         return [tuple(base64.b64decode(v) if isinstance(v, bytes) else v.serialize() if hasattr(v, "serialize")
                       else v for v in r) for r in b.raw.query(sql)]
-    if b.raw is not None:
+    if hasattr(b.raw, "fetch"):
         return b.raw.fetch(sql)
     conn = connect(b)
     try:
@@ -289,6 +313,9 @@ def to_driver(engine: str, native: Native, v):
         return str(v)
     if engine == "spanner":
         return spanner_value(native, v)
+    if engine == "firebolt":
+        from tests.conformance.cloud.firebolt import _param
+        return _param(k, v)
     return v
 
 
@@ -489,11 +516,13 @@ def create_sql(b, table: str, cols: list[Native]) -> str:
     defs = ", ".join(f"{quote(b.kind, f'c{j}')} {n.ddl}" for j, n in enumerate(cols))
     if b.kind == "spanner":
         return f"CREATE TABLE {qualified(b, table)} (`id` INT64 NOT NULL, {defs}) PRIMARY KEY (`id`)"
+    if b.kind == "firebolt":   # no primary key: its primary index
+        return f'CREATE TABLE {qualified(b, table)} ("id" INTEGER NOT NULL, {defs}) PRIMARY INDEX "id"'
     return f"CREATE TABLE {qualified(b, table)} ({quote(b.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, {defs})"
 
 
 def insert_sql(b, table: str, n: int) -> str:
-    mark = "?" if b.kind in ("sqlite", "databricks") else "%s"
+    mark = "?" if b.kind in ("sqlite", "databricks", "firebolt") else "%s"
     return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join([mark] * (n + 1))})"
 
 

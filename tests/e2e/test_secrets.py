@@ -253,3 +253,46 @@ def test_no_command_reveals_a_spanner_credentials_file(tmp_path):
         written = "\n".join(p.read_bytes().decode("utf-8", "replace") for p in d.rglob("*")
                             if p.is_file() and p.name != "key.json")
         assert (d / "sync.log").exists() and secret_line not in written, "the private key appears in a file"
+
+
+def test_no_firebolt_command_reveals_its_client_secret_or_staging_key(tmp_path):
+    """Firebolt (issue 24, at its stand-in tier): the service account's secret (its own
+    file) and the S3 staging key (the credentials file, which COPY FROM hands Firebolt)
+    appear in no output or file of any command, on success, with --debug, with a wrong
+    secret (a refused login) and with an error that quotes the COPY statement back."""
+    from urllib.parse import unquote
+
+    from tests.conformance.backends import BACKENDS
+    from tests.conformance.cloud.firebolt import firebolt_backend
+    d, creds = tmp_path / "run", tmp_path / "creds"
+    d.mkdir()
+    creds.mkdir()
+    with BACKENDS["postgres"](d, "src") as src, firebolt_backend(creds, "secrets") as (tgt, standin, stage):
+        if standin is None:
+            pytest.skip("injects a failure that quotes COPY back: stand-in tier only")
+        src.create(tables(src.schema))
+        src.insert(tables(src.schema)[3], [(i, f"v{i}", i / 3) for i in range(200)])
+        write_cfg(d, src, tgt)
+        secret_file = Path(unquote(tgt.url.split("clientSecretFile=")[1].split("&")[0]))
+        client_secret = secret_file.read_text().strip()
+        out = []
+        for args in [("schema", "--config", "schema.cfg", "--apply"),
+                     ("validate", "--config", "emit.cfg", "--logFile", "validate.log", "--debug"),
+                     ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug")]:
+            r = cli(*args, cwd=d)
+            assert r.returncode in (0, 1), (args, r.stderr)
+            out += [r.stdout, r.stderr]
+        standin.fail_next.append((r"^COPY INTO", f"cannot read s3: query COPY … AWS_SECRET_KEY = '{stage.secret}'"))
+        src.insert(tables(src.schema)[3], [(1000, "new", 1.5)])
+        r = cli("sync", "--config", "sync.cfg", "--debug", cwd=d)
+        assert r.returncode == 3 and "cannot read s3" in r.stderr, r.stderr
+        out += [r.stdout, r.stderr]
+        secret_file.write_text(client_secret + "WRONG\n")
+        for debug in ((), ("--debug",)):
+            r = cli("validate", "--config", "emit.cfg", *debug, cwd=d)
+            assert r.returncode == 2 and "refused the login" in r.stderr, r.stderr
+            out += [r.stdout, r.stderr]
+        assert (d / "sync.log").exists() and list((d / "done").glob("*.ckt"))
+        for hidden in (client_secret, client_secret + "WRONG", stage.secret):
+            assert_hidden("\n".join(out), hidden, "stdout/stderr")
+            assert_hidden(files_text(d), hidden, "a file the run wrote")

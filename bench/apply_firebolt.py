@@ -1,0 +1,124 @@
+"""Firebolt apply rate on the stand-in: ``python bench/apply_firebolt.py [--changes 60000] [--rounds 3]``.
+
+Uses the test tier's Firebolt (``tests/conformance/cloud/firebolt.py``: firebolt-sdk's
+HTTP calls answered by the in-process stand-in, which runs the SQL on a PostgreSQL
+database of its own; S3 on moto's server, started on a free port and stopped by PID at
+exit) with ``public.items (id BIGINT, v TEXT, n BIGINT, f DOUBLE PRECISION, d
+NUMERIC(18, 4))`` holding ``--base`` rows, and times :meth:`FireboltApplier.apply_file` of
+one change file (a third I records of new rows, a third U records setting two columns of
+existing rows, a third D records; in the loader's chunks of ``CHUNK_RECORDS``),
+``--rounds`` times, each on a fresh database. Prints each time, the time in its steps
+(staging the CSV to S3, ``COPY INTO`` the shadow, DELETE/INSERT/UPDATE) and the median
+changed rows per second.
+
+The stand-in is not the service: PostgreSQL on this machine runs the statements, the
+stand-in fetches each staged object from moto (in memory) itself, and no statement crosses
+a network to a Firebolt engine (each costs tens of milliseconds or more there, and an
+engine's COPY FROM reads S3 on many cores), so the rate says what the adapter's own work
+costs (rendering the CSV, uploading through boto3, the statements through firebolt-sdk),
+not what a Firebolt engine sustains. Decoding the ``.ckt`` is not timed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from targetsync_core.adapters.base import LeaseHolder, TableBatch  # noqa: E402
+from targetsync_core.load.loader import CHUNK_RECORDS  # noqa: E402
+from targetsync_core.model.schema import Column, Table  # noqa: E402
+from targetsync_core.model.types import Kind  # noqa: E402
+
+ME = LeaseHolder("bench", socket.gethostname(), os.getpid())
+
+
+def items(schema: str) -> Table:
+    return Table(schema, "items", (Column("id", Kind.INT64, False), Column("v", Kind.VARCHAR, length=40),
+                                   Column("n", Kind.INT64), Column("f", Kind.FLOAT64),
+                                   Column("d", Kind.DECIMAL, precision=18, scale=4)), ("id",))
+
+
+def row(i: int, tag: str) -> tuple:
+    return (i, f"{tag}-{i}", i * 7, i / 3, Decimal(i) / 16)
+
+
+def change_file(table: Table, changes: int, base: int) -> list[TableBatch]:
+    """One file's batches, cut as the loader cuts them (at most CHUNK_RECORDS records)."""
+    third = changes // 3
+    inserts = [row(2 * base + 2 * i + 1, "new") for i in range(third)]
+    updates = [((2 * i,), (f"upd-{i}", -i)) for i in range(third)]
+    deletes = [(2 * (base - 1 - i),) for i in range(third)]
+    out, step = [], CHUNK_RECORDS // 3
+    for s in range(0, third, step):
+        out.append(TableBatch(table, inserts[s:s + step], deletes[s:s + step], {(1, 2): updates[s:s + step]}))
+    return out
+
+
+def timed(steps: dict, kind_of, real):
+    """``real`` with its time added to ``steps[kind_of(first argument)]``."""
+    def call(first, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return real(first, *args, **kwargs)
+        finally:
+            kind = kind_of(first)
+            if kind:
+                steps[kind] += time.perf_counter() - t
+    return call
+
+
+def one_round(changes: int, base: int, run: int) -> tuple[float, int, dict]:
+    from tests.conformance.cloud.firebolt import firebolt_backend
+    with tempfile.TemporaryDirectory(prefix="ts-bench-fb-") as tmp, firebolt_backend(Path(tmp), "bench") as (b, _, _):
+        table = items(b.schema)
+        b.create([table])
+        for start in range(0, base, 20_000):
+            b.insert(table, [row(i * 2, "base") for i in range(start, min(base, start + 20_000))])
+        batches = change_file(table, changes, base)
+        db = b.db
+        ap = db.open_applier()
+        ap.acquire_lease(ME, 600)
+        steps = {"stage": 0.0, "copy": 0.0, "apply": 0.0}
+        ap.stage.put = timed(steps, lambda key: "stage", ap.stage.put)
+        ap.sql = timed(steps, lambda text: "copy" if text.startswith(("COPY", "DELETE FROM \"public\".\"_targetsync_items_wkm"))
+                       else "apply" if text.startswith(("DELETE", "INSERT INTO \"public\".\"items\"", "UPDATE",
+                                                        "SELECT count")) else None, ap.sql)
+        start = time.perf_counter()
+        ap.apply_file(f"bench-{run}", 0, batches, ME, 600)
+        took = time.perf_counter() - start
+        assert not ap.missed, ap.missed
+        rows = len(b.read(table))
+        assert rows == base, rows
+        ap.close()
+        db.close()
+        return took, sum(x.records for x in batches), steps
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--changes", type=int, default=60_000, help="changed rows a file holds (I, U, D a third each)")
+    ap.add_argument("--base", type=int, default=60_000, help="rows the table holds before")
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    rates = []
+    for r in range(args.rounds):
+        took, records, steps = one_round(args.changes, args.base, r)
+        rates.append(records / took)
+        print(f"round {r + 1}: {records} changed rows in {took:.2f} s ({records / took:,.0f} rows/s); staging "
+              f"{steps['stage']:.2f} s, empty shadow + COPY INTO {steps['copy']:.2f} s, "
+              f"DELETE/INSERT/UPDATE {steps['apply']:.2f} s", flush=True)
+    print(f"median: {statistics.median(rates):,.0f} changed rows/s ({args.rounds} rounds, {args.changes} changes "
+          f"on {args.base} rows; stand-in: firebolt-sdk → local HTTP → PostgreSQL + moto, not a Firebolt engine)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
