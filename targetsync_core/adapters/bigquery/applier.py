@@ -130,17 +130,17 @@ class BigQueryApplier(Applier):
                 spool.file.close()
         lease_check = (f"IF NOT EXISTS (SELECT 1 FROM {self.lease} WHERE name = 'loader' AND holder = "
                        f"{_string(holder.id)}) THEN\n  SELECT ERROR({_string(LEASE_LOST)});\nEND IF;\n")
-        script = ("".join(f"DECLARE {v} INT64 DEFAULT 0;\n" for v, _ in found)
+        script = ("".join(f"DECLARE {v} INT64 DEFAULT 0;\n" for v, _ in found) + "DECLARE ts_new BOOL DEFAULT FALSE;\n"
                   + "BEGIN TRANSACTION;\n" + lease_check
                   + f"UPDATE {self.lease} SET expires_at = {time.time() + ttl!r} WHERE name = 'loader' AND holder = "
                     f"{_string(holder.id)};\n"
                   + f"IF NOT EXISTS (SELECT 1 FROM {self.applied} WHERE run_id = {_string(run_id)} AND file_no = "
-                    f"{int(file_no)}) THEN\n"
+                    f"{int(file_no)}) THEN\n  SET ts_new = TRUE;\n"
                   + "".join(f"  {s};\n" for s in body)
                   + f"  INSERT INTO {self.applied} (run_id, file_no, records, applied_at) VALUES ({_string(run_id)}, "
                     f"{int(file_no)}, {records}, {time.time()!r});\n"
                   + "END IF;\nCOMMIT TRANSACTION;\n"
-                  + (f"SELECT {', '.join(v for v, _ in found)};\n" if found else ""))
+                  + f"SELECT {', '.join(['ts_new', *(v for v, _ in found)])};\n")
         try:
             job = self.db.query(script, what=f"applying change file {file_no}")
         except DataError as exc:
@@ -148,8 +148,8 @@ class BigQueryApplier(Applier):
                 raise LeaseHeld(f"{LEASE_LOST} (it expired and another loader took it); nothing of change file "
                                 f"{file_no} was applied") from None
             raise
-        if found:
-            row = tuple(next(iter(job.result())).values())
+        new, *row = tuple(next(iter(job.result())).values())
+        if new:   # else applied by an earlier life of this loader: nothing now, nothing missed
             for (_, spool), got in zip(found, row):
                 short = spool.counts["U"] - int(got)
                 if short > 0:

@@ -15,7 +15,8 @@ change works around a gap of the emulator named here and in ``docs/TESTING.md``:
   STRING; and a table's fields are served without maxLength, precision and scale. The
   declared types are put back into the emulator's catalog from the DDL, and served;
 * a load job's NDJSON is copied into DuckDB as it is, a BYTES value as its base64 text:
-  it is decoded from base64, as BigQuery does.
+  it is decoded from base64, as BigQuery does; a BYTES query parameter is bound as its
+  base64 text likewise: it is decoded.
 
 Usage: ``python bqemulator_launcher.py PORT``.
 """
@@ -123,6 +124,11 @@ def patch() -> None:
     for fmt in ("NEWLINE_DELIMITED_JSON", "JSON"):
         if fmt in executor._LOAD_FORMAT_HANDLERS:
             executor._LOAD_FORMAT_HANDLERS[fmt] = load_json
+
+    import base64
+
+    from bqemulator.sql import parameters
+    parameters._SCALAR_CONVERTERS.setdefault("BYTES", base64.b64decode)
 
     from bqemulator.api.routes import jobs, tables, upload
     rest = tables._field_to_rest
