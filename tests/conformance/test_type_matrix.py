@@ -38,11 +38,12 @@ import pytest
 from targetsync_core.cli import main
 from targetsync_core.model.schema import Column
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import BACKENDS, write_configs
+from tests.conformance.backends import ALL_BACKENDS, write_configs
 from tests.conformance.backends import canon as canon_of
 
 ENGINES = ["sqlite", "postgres", "mariadb", "mysql"]
-PAIRS = [(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")]
+PAIRS = ([(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")]
+         + [(s, "bigquery") for s in ("sqlite", "postgres", "mariadb")])
 ROWS = 24            # source ids 1..24; the target holds 3..30 but 7
 TARGET_IDS = [i for i in range(3, ROWS + 7) if i != 7]   # 7, all NULL at the source, is inserted
 
@@ -78,6 +79,7 @@ class Family:
     my: list
     sqlite: list
     my_target: tuple = ()           # types only a target of the MySQL family uses
+    bq: tuple = ()                  # BigQuery's (a target only)
 
 
 FAMILIES: dict[str, Family] = {
@@ -86,7 +88,8 @@ FAMILIES: dict[str, Family] = {
         [N("smallint", Kind.INT16), N("integer", Kind.INT32), N("bigint", Kind.INT64)],
         [N("tinyint", Kind.INT16), N("smallint", Kind.INT16), N("int", Kind.INT32), N("bigint", Kind.INT64),
          N("int unsigned", Kind.UINT32), N("bigint unsigned", Kind.UINT64)],
-        [N("SMALLINT", Kind.INT16), N("INT", Kind.INT32), N("BIGINT", Kind.INT64)]),
+        [N("SMALLINT", Kind.INT16), N("INT", Kind.INT32), N("BIGINT", Kind.INT64)],
+        bq=(N("INT64", Kind.INT64),)),
     "decimal": Family(
         [Decimal(v) for v in ("12.3456789012", "-999.4", "0.0005", "0", "12.5", "-12.5", "1.2", "999.1234567891",
                               "-0.0015", "7.0625")],
@@ -95,13 +98,15 @@ FAMILIES: dict[str, Family] = {
          N("numeric(12,0)", Kind.DECIMAL, scale=0), N("numeric", Kind.DECIMAL)],
         [N("decimal(38,10)", Kind.DECIMAL, scale=10), N("decimal(6,3)", Kind.DECIMAL, scale=3),
          N("decimal", Kind.DECIMAL, scale=0), N("decimal(30,20)", Kind.DECIMAL, scale=20)],
-        [N("DECIMAL TEXT(38,10)", Kind.DECIMAL, scale=10), N("DECIMAL TEXT(6,3)", Kind.DECIMAL, scale=3)]),
+        [N("DECIMAL TEXT(38,10)", Kind.DECIMAL, scale=10), N("DECIMAL TEXT(6,3)", Kind.DECIMAL, scale=3)],
+        bq=(N("NUMERIC(6, 3)", Kind.DECIMAL, scale=3), N("NUMERIC(12, 0)", Kind.DECIMAL, scale=0),
+            N("NUMERIC", Kind.DECIMAL, scale=9), N("BIGNUMERIC(38, 10)", Kind.DECIMAL, scale=10))),
     "float": Family(
         [0.1, 1 / 3, -2.5, 1e10, 123456.789, 3.0e38, 1e-30, 16777217.0, -0.0, 2.0 ** -20],
         lambda v: v * (1 + 1e-7) if v else 1e-9,
         [N("real", Kind.FLOAT32), N("double precision", Kind.FLOAT64)],
         [N("float", Kind.FLOAT32), N("double", Kind.FLOAT64)],
-        [N("FLOAT", Kind.FLOAT32), N("DOUBLE", Kind.FLOAT64)]),
+        [N("FLOAT", Kind.FLOAT32), N("DOUBLE", Kind.FLOAT64)], bq=(N("FLOAT64", Kind.FLOAT64),)),
     "timestamp": Family(
         [ts(v) for v in ("2020-01-02 03:04:05.123456", "2021-06-07 08:09:10", "1999-12-31 23:59:59.999600",
                          "2010-05-05 05:05:05.500000", "2037-12-31 00:00:00.000001", "1971-01-01 00:00:00.500500",
@@ -112,14 +117,16 @@ FAMILIES: dict[str, Family] = {
         [N(f"datetime({p})", Kind.TIMESTAMP, precision=p) for p in (0, 3, 6)]
         + [N(f"timestamp({p}) NULL", Kind.TIMESTAMPTZ, precision=p) for p in (0, 3, 6)],
         [N("TIMESTAMP(0)", Kind.TIMESTAMP, precision=0), N("TIMESTAMP(6)", Kind.TIMESTAMP, precision=6),
-         N("TIMESTAMPTZ(6)", Kind.TIMESTAMPTZ, precision=6)]),
+         N("TIMESTAMPTZ(6)", Kind.TIMESTAMPTZ, precision=6)],
+        bq=(N("DATETIME", Kind.TIMESTAMP, precision=6), N("TIMESTAMP", Kind.TIMESTAMPTZ, precision=6))),
     "time": Family(
         [dt.time(10, 0, 0, 600000), dt.time(23, 59, 58, 400000), dt.time(0), dt.time(12, 34, 56, 123456),
          dt.time(1, 2, 3, 4500)],
         lambda v: (dt.datetime.combine(dt.date(2000, 1, 1), v) + dt.timedelta(microseconds=3030)).time(),
         [N(f"time({p})", Kind.TIME, precision=p) for p in (0, 3, 6)],
         [N(f"time({p})", Kind.TIME, precision=p) for p in (0, 3, 6)],
-        [N("TIME(0)", Kind.TIME, precision=0), N("TIME(6)", Kind.TIME, precision=6)]),
+        [N("TIME(0)", Kind.TIME, precision=0), N("TIME(6)", Kind.TIME, precision=6)],
+        bq=(N("TIME", Kind.TIME, precision=6),)),
     "string": Family(
         ["ab", "ab  ", " lead", "", "héllo wörld", "日本語", "x" * 12, "MiXeD"],
         lambda v: (v + "  ")[:12] if len(v) < 12 else v[:-1] + " ",
@@ -127,16 +134,19 @@ FAMILIES: dict[str, Family] = {
          N("text", Kind.TEXT)],
         [N("char(12)", Kind.CHAR), N("varchar(12)", Kind.VARCHAR), N("varchar(40)", Kind.VARCHAR),
          N("text", Kind.TEXT)],
-        [N("CHAR(12)", Kind.CHAR), N("VARCHAR(12)", Kind.VARCHAR), N("TEXT", Kind.TEXT)]),
+        [N("CHAR(12)", Kind.CHAR), N("VARCHAR(12)", Kind.VARCHAR), N("TEXT", Kind.TEXT)],
+        bq=(N("STRING(12)", Kind.VARCHAR), N("STRING", Kind.TEXT))),
     "binary": Family(
         [b"", b"\x00", b"ab", b"a\x00", bytes(range(1, 9)), b"\xff\xfe"],
         lambda v: v + b"\x00" if len(v) < 8 else v[:-1] + b"\x00",
         [N("bytea", Kind.BLOB)],
         [N("binary(8)", Kind.BINARY, length=8), N("varbinary(8)", Kind.VARBINARY), N("blob", Kind.BLOB)],
-        [N("BLOB", Kind.BLOB), N("BINARY(8)", Kind.BINARY), N("VARBINARY(8)", Kind.VARBINARY)]),
+        [N("BLOB", Kind.BLOB), N("BINARY(8)", Kind.BINARY), N("VARBINARY(8)", Kind.VARBINARY)],
+        bq=(N("BYTES(8)", Kind.VARBINARY), N("BYTES", Kind.BLOB))),
     "boolean": Family(
         [True, False], lambda v: not v,
-        [N("boolean", Kind.BOOLEAN)], [N("tinyint(1)", Kind.BOOLEAN)], [N("BOOLEAN", Kind.BOOLEAN)]),
+        [N("boolean", Kind.BOOLEAN)], [N("tinyint(1)", Kind.BOOLEAN)], [N("BOOLEAN", Kind.BOOLEAN)],
+        bq=(N("BOOL", Kind.BOOLEAN),)),
     "uuid": Family(
         [uuid.UUID(int=n * 0x1234567890ABCDEF1234567) for n in range(1, 6)], lambda v: uuid.UUID(int=v.int ^ 1),
         [N("uuid", Kind.UUID)], [], [N("UUID", Kind.UUID)],
@@ -144,7 +154,8 @@ FAMILIES: dict[str, Family] = {
     "json": Family(
         ['{"a": 1, "b": [1, 2]}', "[]", '{"k": "日本"}', "12.5", '"s"', '{"z": null, "a": {"b": true}}'],
         lambda v: json.dumps(json.loads(v), indent=1, sort_keys=True),
-        [N("json", Kind.JSON), N("jsonb", Kind.JSON)], [N("json", Kind.JSON)], [N("JSON TEXT", Kind.JSON)]),
+        [N("json", Kind.JSON), N("jsonb", Kind.JSON)], [N("json", Kind.JSON)], [N("JSON TEXT", Kind.JSON)],
+        bq=(N("JSON", Kind.JSON),)),
 }
 
 #: pairs of types of different families: refused before any work
@@ -155,11 +166,12 @@ REFUSED = [
     ("mariadb", "varchar(20)", "sqlite", "BLOB"),
     ("sqlite", "INT", "mariadb", "tinyint(1)"),
     ("postgres", "timestamp(6)", "mariadb", "date"),
+    ("postgres", "double precision", "bigquery", "NUMERIC(12, 4)"),
 ]
 
 
 def side(kind: str) -> str:
-    return {"postgres": "pg", "mariadb": "my", "mysql": "my", "sqlite": "sqlite"}[kind]
+    return {"postgres": "pg", "mariadb": "my", "mysql": "my", "sqlite": "sqlite", "bigquery": "bq"}[kind]
 
 
 def types_of(family: Family, engine: str, target: bool) -> list[Native]:
@@ -179,7 +191,7 @@ def targets_of(family: Family, engine: str, source: Native) -> list[Native]:
 
 
 def quote(engine: str, name: str) -> str:
-    return f"`{name}`" if side(engine) == "my" else f'"{name}"'
+    return f"`{name}`" if side(engine) in ("my", "bq") else f'"{name}"'
 
 
 def qualified(b, name: str) -> str:
@@ -189,6 +201,9 @@ def qualified(b, name: str) -> str:
 # ---- raw access, not through the adapters ----------------------------------------------
 
 def connect(b):
+    if b.kind == "bigquery":   # Google's DB-API over the backend's own client
+        from google.cloud.bigquery import dbapi
+        return dbapi.connect(b.raw.client)
     if b.kind == "sqlite":
         return sqlite3.connect(b.path)
     if b.kind == "postgres":
@@ -241,6 +256,8 @@ def to_driver(engine: str, native: Native, v):
         return v
     if side(engine) == "my" and k is Kind.UUID:
         return str(v)
+    if engine == "bigquery" and k is Kind.TIMESTAMPTZ and v.tzinfo is None:
+        return v.replace(tzinfo=dt.timezone.utc)   # a TIMESTAMP takes an instant, not a DATETIME
     return v
 
 
@@ -252,6 +269,8 @@ def select_list(engine: str, cols: list[Native]) -> str:
             out.append(f"CAST({c} AS DOUBLE)")      # MySQL prints FLOAT with 6 digits
         elif engine == "postgres" and n.kind is Kind.JSON:
             out.append(f"{c}::text")
+        elif engine == "bigquery" and n.kind is Kind.JSON:
+            out.append(f"TO_JSON_STRING({c})")
         else:
             out.append(c)
     return ", ".join(out)
@@ -414,12 +433,19 @@ def valid(engine: str, native: Native, v):
 
 def create_sql(b, table: str, cols: list[Native]) -> str:
     defs = ", ".join(f"{quote(b.kind, f'c{j}')} {n.ddl}" for j, n in enumerate(cols))
+    if b.kind == "bigquery":   # the key NOT ENFORCED, and in the description (the emulator drops the former)
+        return (f"CREATE TABLE {qualified(b, table)} (`id` INT64 NOT NULL, {defs}, PRIMARY KEY (`id`) NOT ENFORCED) "
+                "OPTIONS (description = 'targetsync primary key: [\"id\"]')")
     return f"CREATE TABLE {qualified(b, table)} ({quote(b.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, {defs})"
 
 
-def insert_sql(b, table: str, n: int) -> str:
+def insert_sql(b, table: str, n: int, cols: list[Native] = ()) -> str:
     mark = "?" if b.kind == "sqlite" else "%s"
-    return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join([mark] * (n + 1))})"
+    marks = [mark] * (n + 1)
+    if b.kind == "bigquery":   # typed (a NULL has no type of its own); a JSON column from its text
+        marks = ["%(:INT64)s"] + ["PARSE_JSON(%(:STRING)s)" if c.kind is Kind.JSON else
+                                  f"%(:{c.ddl.split('(')[0].strip()})s" for c in cols]
+    return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join(marks)})"
 
 
 def build(src, tgt, name: str, fam_name: str, fam: Family) -> tuple[list[Cell], dict[int, tuple]]:
@@ -451,8 +477,8 @@ def drift(tgt, name: str, fam: Family, cells: list[Cell], stored: dict[int, tupl
     ref = [(i, *(to_driver(tgt.kind, n, v) for n, v in zip(tcols, stored[i]))) for i in sorted(stored)]
     rows = [(i, *(to_driver(tgt.kind, n, v) for n, v in zip(tcols, vs))) for i, vs in values.items()]
     run(tgt, [create_sql(tgt, name, tcols), create_sql(tgt, f"{name}_ref", tcols)])
-    run(tgt, [], ref, insert_sql(tgt, f"{name}_ref", len(tcols)))
-    run(tgt, [], rows, insert_sql(tgt, name, len(tcols)))
+    run(tgt, [], ref, insert_sql(tgt, f"{name}_ref", len(tcols), tcols))
+    run(tgt, [], rows, insert_sql(tgt, name, len(tcols), tcols))
 
 
 def configure(d, src, tgt, names: list[str]) -> None:
@@ -517,7 +543,7 @@ def report_lines() -> list[str]:
 
 @pytest.mark.parametrize("source_kind,target_kind", PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
 def test_type_matrix_converges(tmp_path, source_kind, target_kind, capsys):
-    with BACKENDS[source_kind](tmp_path, "s") as src, BACKENDS[target_kind](tmp_path, "t") as tgt:
+    with ALL_BACKENDS[source_kind](tmp_path, "s") as src, ALL_BACKENDS[target_kind](tmp_path, "t") as tgt:
         built = {f"m_{fam_name}": (fam, *build(src, tgt, f"m_{fam_name}", fam_name, fam))
                  for fam_name, fam in FAMILIES.items()}
         built = {name: b for name, b in built.items() if b[1]}
@@ -568,7 +594,7 @@ def churn(done, schema: str, cells_by_table: dict[str, list[Cell]]) -> None:
                          ids=[f"{a}-{b}-to-{c}-{d}".replace(" ", "") for a, b, c, d in REFUSED])
 def test_types_of_different_families_are_refused_in_one_line_with_nothing_changed(
         tmp_path, source_kind, source_type, target_kind, target_type, capsys):
-    with BACKENDS[source_kind](tmp_path, "s") as src, BACKENDS[target_kind](tmp_path, "t") as tgt:
+    with ALL_BACKENDS[source_kind](tmp_path, "s") as src, ALL_BACKENDS[target_kind](tmp_path, "t") as tgt:
         run(src, [f"CREATE TABLE {qualified(src, 'x')} ({quote(src.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, "
                   f"{quote(src.kind, 'col')} {source_type})",
                   f"INSERT INTO {qualified(src, 'x')} ({quote(src.kind, 'id')}) VALUES (1)"])

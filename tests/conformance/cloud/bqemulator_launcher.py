@@ -9,7 +9,9 @@ change works around a gap of the emulator named here and in ``docs/TESTING.md``:
   uploads), which the emulator's whitelist refuses: ``*/*`` is accepted too;
 * ``PRIMARY KEY (…) NOT ENFORCED`` in CREATE TABLE is a syntax error to it: stripped (the
   adapter then finds the key in the table's description, which ``schema --apply`` writes);
-  ``BYTES(n)`` is refused (DuckDB's BLOB takes no length): stripped to ``BYTES``;
+  ``BYTES(n)`` is refused (DuckDB's BLOB takes no length): stripped to ``BYTES``; a
+  ``NUMERIC`` column without parameters would keep 3 fractional digits (DuckDB's default
+  DECIMAL(18, 3)): made NUMERIC(38, 9), as BigQuery's is;
 * a table made by DDL is listed with the types DuckDB stores, not those declared: STRING(n)
   without its n, NUMERIC(p, s) and BIGNUMERIC(p, s) as NUMERIC without p and s, JSON as
   STRING; and a table's fields are served without maxLength, precision and scale. The
@@ -26,6 +28,7 @@ import contextvars
 import re
 import sys
 
+_NUMERIC = re.compile(r"\bNUMERIC\b(?!\s*\()")
 _BYTES = re.compile(r"\bBYTES\s*\(\s*\d+\s*\)", re.IGNORECASE)
 _PK = re.compile(r",\s*PRIMARY\s+KEY\s*\([^()]*\)\s*NOT\s+ENFORCED", re.IGNORECASE)
 _TYPE = re.compile(r"^\s*(\w+)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?")
@@ -33,10 +36,11 @@ _TYPE = re.compile(r"^\s*(\w+)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?")
 
 def parseable(sql: str) -> str:
     """``sql`` without what the emulator cannot parse: a primary key ``NOT ENFORCED``, and
-    the length of a ``BYTES(n)`` (DuckDB's BLOB takes none)."""
+    the length of a ``BYTES(n)`` (DuckDB's BLOB takes none); a ``NUMERIC`` without
+    parameters, which it would make DuckDB's DECIMAL(18, 3), spelled NUMERIC(38, 9)."""
     if not sql.lstrip().upper().startswith(("CREATE", "ALTER")):
         return sql
-    return _BYTES.sub("BYTES", _PK.sub("", sql))
+    return _NUMERIC.sub("NUMERIC(38, 9)", _BYTES.sub("BYTES", _PK.sub("", sql)))
 
 
 def declared_types(sql: str) -> dict[str, tuple[str, int | None, int | None]]:
