@@ -142,6 +142,9 @@ KEYED = {
                                                                               [128], [97], [97, 0])]),
     "decimal": (C("k", Kind.DECIMAL, False, precision=12, scale=3),
                 [(Decimal(x),) for x in ("-5.5", "0", "0.001", "12.5", "-0.25", "999999999.999")]),
+    "bignumeric": (C("k", Kind.DECIMAL, False, precision=38, scale=10),
+                   [(Decimal(x),) for x in ("-12345678901234567890.0123456789", "-1", "0", "0.0000000001", "2.5",
+                                            "7", "1e20", "99999999999999999999999999.5")]),
     "date": (C("k", Kind.DATE, False), [(dt.date(1, 1, 1),), (dt.date(1969, 12, 31),), (dt.date(1970, 1, 1),),
                                        (dt.date(2024, 2, 29),), (dt.date(9999, 12, 31),)]),
 }
@@ -376,3 +379,18 @@ def test_a_json_null_document_reads_back_as_sql_null(bq):
         a.close()
     assert [r for r in table_rows(bq, t) if r[0] == 8] == [(8, "x", None, None)]
 
+
+
+def test_a_table_of_the_staging_name_that_is_not_staging_is_refused_not_replaced(bq):
+    t, db = orders(bq, "clash")
+    bq.raw.execute(f"CREATE TABLE `{bq.schema}`.`clash_wkm0` (precious INT64)")
+    bq.raw.query(f"INSERT INTO `{bq.schema}`.`clash_wkm0` (precious) VALUES (42)")
+    a = db.open_applier()
+    try:
+        a.acquire_lease(HOLDER, 60)
+        with pytest.raises(SchemaMismatch, match="clash_wkm0 .* is not a targetsync staging table"):
+            a.apply_file("run6", 0, changes(t), HOLDER, 60)
+    finally:
+        a.release_lease(HOLDER)
+        a.close()
+    assert bq.raw.query(f"SELECT precious FROM `{bq.schema}`.`clash_wkm0`") == [(42,)]

@@ -162,6 +162,8 @@ class BigQueryDatabase(Database):
         from google.auth import exceptions as A
         if isinstance(exc, (E.Unauthorized, E.Forbidden, A.GoogleAuthError)):
             return ConfigError(f"{what} on {self.where()}: refused: {first_line(exc)}")
+        if isinstance(exc, E.NotFound):   # a dataset or project that is not there: retrying cannot help
+            return ConfigError(f"{what} on {self.where()}: {first_line(exc)}")
         if isinstance(exc, (E.ServiceUnavailable, E.RetryError, E.DeadlineExceeded, ConnectionError, OSError,
                             E.InternalServerError, E.BadGateway, E.GatewayTimeout)) or _is_transport(exc):
             return ConnectError(f"cannot connect to {self.where()} {what}: {first_line(exc)}")
@@ -219,7 +221,7 @@ class BigQueryDatabase(Database):
 
     def params(self, cols: list[Column], values: list) -> list:
         from google.cloud.bigquery import ScalarQueryParameter
-        return [ScalarQueryParameter(None, T.parameter_type(c), T.parameter_value(c, v)) for c, v in zip(cols, values)]
+        return [ScalarQueryParameter(None, T.parameter_type(c, v), T.parameter_value(c, v)) for c, v in zip(cols, values)]
 
     def stream(self, table: Table, cols: list[Column], sql: str, params: list) -> Iterator[tuple]:
         special = {c.kind: f for c in cols if (f := T.from_bigquery(c.kind))}

@@ -183,6 +183,11 @@ class BigQueryApplier(Applier):
         name = f"{t.name[:40]}_wkm{n}"
         columns = self._staging_columns(t)
         if self._staged.get((t.schema, name)) != columns:
+            held = self.db.get_table(t.schema, name)
+            if held is not None and (not held.schema or held.schema[0].name != "__op"):
+                raise SchemaMismatch(f"table {t.schema}.{name} on {self.db.where()} is not a targetsync staging table "
+                                     f"(it has no __op column), and {t.qualified}'s changes are staged under that "
+                                     "name: rename it")
             self.db.query(f"CREATE OR REPLACE TABLE {quote(t.schema)}.{quote(name)} ({columns})",
                           what=f"creating staging table {t.schema}.{name}")
             self._staged[(t.schema, name)] = columns

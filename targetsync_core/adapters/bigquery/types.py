@@ -153,15 +153,18 @@ def to_json(kind: Kind):
 
 # -- window bounds as query parameters -------------------------------------------------------
 
-def parameter_type(col: Column) -> str:
-    """The BigQuery type a bound of key column ``col`` is passed as."""
+def parameter_type(col: Column, v=None) -> str:
+    """The BigQuery type a bound ``v`` of key column ``col`` is passed as: a decimal as
+    NUMERIC where that holds it (29 integer and 9 fractional digits), else BIGNUMERIC."""
     k = col.kind
     if k in INTEGERS:
         return "INT64"
-    if k is Kind.UINT64:
-        return "BIGNUMERIC"
-    if k is Kind.DECIMAL:
-        return "BIGNUMERIC" if not col.native or col.native.startswith("BIG") else "NUMERIC"
+    if k in (Kind.UINT64, Kind.DECIMAL):
+        d = Decimal(v) if v is not None else Decimal(0)
+        exponent = d.as_tuple().exponent
+        fractional = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        whole = len(str(abs(int(d)))) if d.is_finite() else BIG_INT + 1
+        return "NUMERIC" if fractional <= NUMERIC_SCALE and whole <= NUMERIC_INT else "BIGNUMERIC"
     return {Kind.BOOLEAN: "BOOL", Kind.CHAR: "STRING", Kind.VARCHAR: "STRING", Kind.TEXT: "STRING",
             Kind.UUID: "STRING", Kind.BINARY: "BYTES", Kind.VARBINARY: "BYTES", Kind.BLOB: "BYTES",
             Kind.DATE: "DATE", Kind.TIME: "TIME", Kind.TIMESTAMP: "DATETIME", Kind.TIMESTAMPTZ: "TIMESTAMP"}[k]
