@@ -17,12 +17,12 @@ drops the constraint); a target table must declare one or the other. Windows are
 ``ORDER BY`` the key columns, which BigQuery sorts in binary order (strings by UTF-8
 bytes, i.e. code points; a uuid is held as its lower-case text, which sorts as its bytes).
 
-**Apply** (``applier.py``): per table of a file a load job (NDJSON) into a staging table
-``<table>_wkm<n>`` in the table's dataset, replaced per file and dropped after it; then
-the file is ONE script, one job: ``BEGIN TRANSACTION``, the lease checked and renewed,
-and unless the file's record exists the DELETE, the upsert MERGE and the update MERGEs
-of ``sql/statements.py`` of every staged table and the INSERT of the file's record,
-``COMMIT TRANSACTION``.
+**Apply** (``applier.py``): per table of a file one load job (NDJSON) into a staging
+table ``<table>_wkm<n>`` in the table's dataset, its rows replaced per file, the table
+dropped when the loader ends; then the file is ONE script, one job: ``BEGIN
+TRANSACTION``, the lease checked and renewed, and unless the file's record exists the
+DELETE, the upsert MERGE and the update MERGEs (``sql/statements.py``) of every staged
+table and the INSERT of the file's record, ``COMMIT TRANSACTION``.
 """
 from __future__ import annotations
 

@@ -6,10 +6,14 @@ run_id, file_no, records, applied_at) and ``_targetsync_lease`` (one row, ``name
 SELECT`` (the lease table with its one row, so two loaders starting at once cannot make
 two rows: BigQuery has no unique key).
 
-**A file.** Each batch (one table's run of records) is loaded by one load job (NDJSON,
-``WRITE_TRUNCATE``) into staging table ``<table>_wkm<n>`` (``n``: the batch's place in the
-file) in the table's dataset, made once per applier with the live table's column types
-and dropped when the applier closes. Then the whole file is one script, one job::
+**A file.** Its batches (decoded a chunk at a time) are written, per table, to a
+temporary NDJSON file; each table's is then loaded by one load job (``WRITE_TRUNCATE``)
+into staging table ``<table>_wkm<n>`` (``n``: the table's place in the file) in the
+table's dataset, made once per applier with the live table's column types (a table of
+that name that is no staging table is refused, never replaced) and dropped when the
+applier closes. A file holds a key once per table, so one staging table per table
+serves all its batches, update groups numbered per file. Then the whole file is one
+script, one job::
 
     BEGIN TRANSACTION;
     IF NOT EXISTS (lease row held by this loader) THEN SELECT ERROR('… lease …'); END IF;
