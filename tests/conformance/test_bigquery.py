@@ -396,3 +396,17 @@ def test_a_table_of_the_staging_name_that_is_not_staging_is_refused_not_replaced
         a.release_lease(HOLDER)
         a.close()
     assert bq.raw.query(f"SELECT precious FROM `{bq.schema}`.`clash_wkm0`") == [(42,)]
+
+
+def test_foreign_keys_are_declared_not_enforced_and_schema_apply_runs_them(bq):
+    from targetsync_core.model.schema import ForeignKey
+    parent = Table(bq.schema, "fk_parent", (C("id", Kind.INT64, False),), ("id",))
+    child = Table(bq.schema, "fk_child", (C("id", Kind.INT64, False), C("pid", Kind.INT64)), ("id",),
+                  foreign_keys=(ForeignKey(("pid",), bq.schema, "fk_parent", ("id",)),))
+    ddl = BigQueryDatabase.generate_ddl([parent, child])
+    assert (f"ALTER TABLE `{bq.schema}`.`fk_child` ADD CONSTRAINT `fk_fk_child_0` FOREIGN KEY (`pid`) REFERENCES "
+            f"`{bq.schema}`.`fk_parent` (`id`) NOT ENFORCED;") in ddl["f.sql"]
+    db = bq.db
+    for name in ("c.sql", "i.sql", "f.sql"):
+        db.execute_script(ddl[name])
+    assert db.shape(bq.schema, "fk_child").primary_key == ("id",)
