@@ -410,3 +410,31 @@ def test_foreign_keys_are_declared_not_enforced_and_schema_apply_runs_them(bq):
     for name in ("c.sql", "i.sql", "f.sql"):
         db.execute_script(ddl[name])
     assert db.shape(bq.schema, "fk_child").primary_key == ("id",)
+
+
+def test_two_loaders_claiming_at_once_get_one_lease(bq):
+    """The compare-and-swap claim: of two loaders taking a free lease at the same moment,
+    exactly one holds it and the other is refused."""
+    import threading
+    db = bq.db
+    db.open_applier().acquire_lease(HOLDER, 0.001)   # the lease row exists, expired
+    holders = [LeaseHolder(f"racer{i}-" + uuid.uuid4().hex[:6], f"host{i}", 10 + i) for i in range(2)]
+    appliers = [db.open_applier() for _ in holders]
+    outcome: dict[int, str] = {}
+    start = threading.Barrier(2)
+
+    def claim(i):
+        start.wait()
+        try:
+            appliers[i].acquire_lease(holders[i], 60)
+            outcome[i] = "held"
+        except LeaseHeld:
+            outcome[i] = "refused"
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcome.values()) == ["held", "refused"], outcome
+    winner = next(i for i, v in outcome.items() if v == "held")
+    appliers[winner].release_lease(holders[winner])
