@@ -23,6 +23,7 @@ ADAPTERS: dict[str, str] = {
     "databricks": "targetsync_core.adapters.databricks:DatabricksDatabase",
     "spanner": "targetsync_core.adapters.spanner:SpannerDatabase",
     "firebolt": "targetsync_core.adapters.firebolt:FireboltDatabase",
+    "bigquery": "targetsync_core.adapters.bigquery:BigQueryDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

@@ -457,6 +457,7 @@ CLOUD = {name: _lazy(spec) for name, spec in {
     "databricks": "tests.conformance.cloud.databricks:backend",
     "spanner": "tests.conformance.cloud.spanner:backend",
     "firebolt": "tests.conformance.cloud.firebolt:backend",
+    "bigquery": "tests.conformance.cloud.bigquery:backend",
 }.items()}
 CLOUD_SOURCES = ("sqlite", "postgres", "mariadb")
 

@@ -44,7 +44,7 @@ from tests.conformance.backends import canon as canon_of
 
 ENGINES = ["sqlite", "postgres", "mariadb", "mysql"]
 #: cloud targets (``backends.CLOUD``), their native types by family in :data:`CLOUD_TYPES`
-CLOUD_TARGETS = ("databricks", "spanner", "firebolt")
+CLOUD_TARGETS = ("databricks", "spanner", "firebolt", "bigquery")
 PAIRS = ([(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")]
          + [(s, t) for t in CLOUD_TARGETS for s in ("sqlite", "postgres", "mariadb")])
 ROWS = 24            # source ids 1..24; the target holds 3..30 but 7
@@ -179,6 +179,18 @@ CLOUD_TYPES: dict[str, dict[str, list[Native]]] = {
         "uuid": [N("STRING(36)", Kind.UUID)],
         "json": [N("JSON", Kind.JSON)],
     },
+    "bigquery": {
+        "integer": [N("INT64", Kind.INT64)],
+        "decimal": [N("NUMERIC(6, 3)", Kind.DECIMAL, scale=3), N("NUMERIC(12, 0)", Kind.DECIMAL, scale=0),
+                    N("NUMERIC", Kind.DECIMAL, scale=9), N("BIGNUMERIC(38, 10)", Kind.DECIMAL, scale=10)],
+        "float": [N("FLOAT64", Kind.FLOAT64)],
+        "timestamp": [N("DATETIME", Kind.TIMESTAMP, precision=6), N("TIMESTAMP", Kind.TIMESTAMPTZ, precision=6)],
+        "time": [N("TIME", Kind.TIME, precision=6)],
+        "string": [N("STRING(12)", Kind.VARCHAR), N("STRING", Kind.TEXT)],
+        "binary": [N("BYTES(8)", Kind.VARBINARY), N("BYTES", Kind.BLOB)],
+        "boolean": [N("BOOL", Kind.BOOLEAN)],
+        "json": [N("JSON", Kind.JSON)],
+    },
     "firebolt": {   # no small or unsigned integers; a time, a uuid and JSON held as TEXT
         "integer": [N("INTEGER", Kind.INT32), N("BIGINT", Kind.INT64)],
         "decimal": [N("NUMERIC(38, 10)", Kind.DECIMAL, scale=10), N("NUMERIC(6, 3)", Kind.DECIMAL, scale=3),
@@ -199,6 +211,7 @@ REFUSED = [
     ("sqlite", "INT", "mariadb", "tinyint(1)"),
     ("postgres", "timestamp(6)", "mariadb", "date"),
     ("postgres", "text", "databricks", "BINARY"),
+    ("postgres", "double precision", "bigquery", "NUMERIC(12, 4)"),
 ]
 
 
@@ -225,7 +238,7 @@ def targets_of(family: Family, engine: str, source: Native) -> list[Native]:
 
 
 def quote(engine: str, name: str) -> str:
-    return f"`{name}`" if side(engine) in ("my", "databricks", "spanner") else f'"{name}"'
+    return f"`{name}`" if side(engine) in ("my", "databricks", "spanner", "bigquery") else f'"{name}"'
 
 
 def qualified(b, name: str) -> str:
@@ -250,6 +263,9 @@ class _Kept:
 def connect(b):
     if hasattr(b.raw, "conn"):   # a cloud target's one raw connection
         return _Kept(b.raw.conn())
+    if b.kind == "bigquery":   # Google's DB-API over the backend's own client
+        from google.cloud.bigquery import dbapi
+        return dbapi.connect(b.raw.client)
     if b.kind == "sqlite":
         return sqlite3.connect(b.path)
     if b.kind == "postgres":
@@ -316,6 +332,8 @@ def to_driver(engine: str, native: Native, v):
     if engine == "firebolt":
         from tests.conformance.cloud.firebolt import _param
         return _param(k, v)
+    if engine == "bigquery" and k is Kind.TIMESTAMPTZ and v.tzinfo is None:
+        return v.replace(tzinfo=dt.timezone.utc)   # a TIMESTAMP takes an instant, not a DATETIME
     return v
 
 
@@ -335,11 +353,12 @@ def spanner_value(native: Native, v):
     return v
 
 
-def insert_rows(b, table: str, n: int, rows: list[tuple]) -> None:
-    """``rows`` (an id and ``n`` values, as ``to_driver`` gives them) into ``table``; into
-    Spanner as one ``insert`` mutation, through the client."""
+def insert_rows(b, table: str, tcols: list[Native], rows: list[tuple]) -> None:
+    """``rows`` (an id and a value a column of ``tcols``, as ``to_driver`` gives them) into
+    ``table``; into Spanner as one ``insert`` mutation, through the client."""
+    n = len(tcols)
     if b.kind != "spanner":
-        return run(b, [], rows, insert_sql(b, table, n))
+        return run(b, [], rows, insert_sql(b, table, n, tcols))
     cols = ["id", *(f"c{j}" for j in range(n))]
     b.raw.database.run_in_transaction(lambda tx: tx.insert(f"{b.schema}.{table}", cols, [list(r) for r in rows]))
 
@@ -352,6 +371,8 @@ def select_list(engine: str, cols: list[Native]) -> str:
             out.append(f"CAST({c} AS DOUBLE)")      # MySQL prints FLOAT with 6 digits
         elif engine == "postgres" and n.kind is Kind.JSON:
             out.append(f"{c}::text")
+        elif engine == "bigquery" and n.kind is Kind.JSON:
+            out.append(f"TO_JSON_STRING({c})")
         else:
             out.append(c)
     return ", ".join(out)
@@ -518,12 +539,19 @@ def create_sql(b, table: str, cols: list[Native]) -> str:
         return f"CREATE TABLE {qualified(b, table)} (`id` INT64 NOT NULL, {defs}) PRIMARY KEY (`id`)"
     if b.kind == "firebolt":   # no primary key: its primary index
         return f'CREATE TABLE {qualified(b, table)} ("id" INTEGER NOT NULL, {defs}) PRIMARY INDEX "id"'
+    if b.kind == "bigquery":   # the key NOT ENFORCED, and in the description (the emulator drops the former)
+        return (f"CREATE TABLE {qualified(b, table)} (`id` INT64 NOT NULL, {defs}, PRIMARY KEY (`id`) NOT ENFORCED) "
+                "OPTIONS (description = 'targetsync primary key: [\"id\"]')")
     return f"CREATE TABLE {qualified(b, table)} ({quote(b.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, {defs})"
 
 
-def insert_sql(b, table: str, n: int) -> str:
+def insert_sql(b, table: str, n: int, cols: list[Native] = ()) -> str:
     mark = "?" if b.kind in ("sqlite", "databricks", "firebolt") else "%s"
-    return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join([mark] * (n + 1))})"
+    marks = [mark] * (n + 1)
+    if b.kind == "bigquery":   # typed (a NULL has no type of its own); a JSON column from its text
+        marks = ["%(:INT64)s"] + ["PARSE_JSON(%(:STRING)s)" if c.kind is Kind.JSON else
+                                  f"%(:{c.ddl.split('(')[0].strip()})s" for c in cols]
+    return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join(marks)})"
 
 
 def build(src, tgt, name: str, fam_name: str, fam: Family) -> tuple[list[Cell], dict[int, tuple]]:
@@ -559,8 +587,8 @@ def drift(tgt, name: str, fam: Family, cells: list[Cell], stored: dict[int, tupl
         tgt.raw.execute(";\n".join([f"CREATE SCHEMA IF NOT EXISTS `{tgt.schema}`", *made]))
     else:
         run(tgt, made)
-    insert_rows(tgt, f"{name}_ref", len(tcols), ref)
-    insert_rows(tgt, name, len(tcols), rows)
+    insert_rows(tgt, f"{name}_ref", tcols, ref)
+    insert_rows(tgt, name, tcols, rows)
 
 
 def configure(d, src, tgt, names: list[str]) -> None:
