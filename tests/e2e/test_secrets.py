@@ -237,75 +237,6 @@ def test_no_command_reveals_a_spanner_credentials_file(tmp_path):
         for name in ("schema.cfg", "emit.cfg", "sync.cfg", "apply.cfg"):
             with open(d / name, "a") as fh:
                 fh.write("gcpCredfile=key.json\n")
-# ---- BigQuery: a service account's key file named by the DSN -----------------------------
-
-@contextlib.contextmanager
-def token_server():
-    """A loopback OAuth token endpoint answering with a bearer token, as Google's would for
-    a service account's signed assertion (the emulator takes any), or, at ``/revoked``,
-    refusing the key as Google's does a deleted one."""
-    import http.server
-    import threading
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):   # noqa: N802 - http.server's name
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = b'{"access_token": "ts-test-token", "expires_in": 3600, "token_type": "Bearer"}'
-            status = 200
-            if self.path == "/revoked":
-                body, status = b'{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}', 400
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/token"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def service_account_key(token_uri: str) -> dict:
-    """A service account's key file as Google issues it, with a fresh RSA key."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return {"type": "service_account", "project_id": "ts-test", "private_key_id": uuid.uuid4().hex,
-            "private_key": pem, "client_email": "loader@ts-test.iam.gserviceaccount.com", "client_id": "1",
-            "token_uri": token_uri}
-
-
-def test_no_command_reveals_a_bigquery_key_file(tmp_path):
-    """sqlite → BigQuery (the emulator) through a key file the DSN names: the key's private
-    key and id appear in no output or file the run writes, on success and when the token
-    endpoint refuses the key (exit 2, not retried)."""
-    import json
-    import sqlite3
-
-    from tests.conformance.cloud import bigquery as cloud
-    d = tmp_path / "run"
-    d.mkdir()
-    src = Backend("sqlite", "sqlite", f"sqlite:///{d / 'src.db'}", "main", d / "src.db")
-    sqlite3.connect(d / "src.db").close()
-    src.create(tables("main"))
-    src.insert(tables("main")[3], [(i, f"v{i}", i / 3) for i in range(200)])
-    with token_server() as token_uri, cloud.dataset(cloud.base_url(), "secret") as (url, _, ds):
-        key = service_account_key(token_uri)
-        keys = tmp_path / "keys"
-        keys.mkdir()
-        (keys / "loader.json").write_text(json.dumps(key))
-        tgt = Backend("bigquery", "bigquery", url + "&credentials=../keys/loader.json", ds)
-        write_cfg(d, src, tgt)
-        (d / "target.dsn").write_text(tgt.url + "\n")   # the key file: relative to the DSN file's folder
         out = []
         for args in [("schema", "--config", "schema.cfg", "--apply"),
                      ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug"),
@@ -365,6 +296,84 @@ def test_no_firebolt_command_reveals_its_client_secret_or_staging_key(tmp_path):
         for hidden in (client_secret, client_secret + "WRONG", stage.secret):
             assert_hidden("\n".join(out), hidden, "stdout/stderr")
             assert_hidden(files_text(d), hidden, "a file the run wrote")
+
+
+# ---- BigQuery: a service account's key file named by the DSN -----------------------------
+
+@contextlib.contextmanager
+def token_server():
+    """A loopback OAuth token endpoint answering with a bearer token, as Google's would for
+    a service account's signed assertion (the emulator takes any), or, at ``/revoked``,
+    refusing the key as Google's does a deleted one."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):   # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b'{"access_token": "ts-test-token", "expires_in": 3600, "token_type": "Bearer"}'
+            status = 200
+            if self.path == "/revoked":
+                body, status = b'{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}', 400
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/token"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def bigquery_service_account_key(token_uri: str) -> dict:
+    """A service account's key file as Google issues it, with a fresh RSA key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "service_account", "project_id": "ts-test", "private_key_id": uuid.uuid4().hex,
+            "private_key": pem, "client_email": "loader@ts-test.iam.gserviceaccount.com", "client_id": "1",
+            "token_uri": token_uri}
+
+
+def test_no_command_reveals_a_bigquery_key_file(tmp_path):
+    """sqlite → BigQuery (the emulator) through a key file the DSN names: the key's private
+    key and id appear in no output or file the run writes, on success and when the token
+    endpoint refuses the key (exit 2, not retried)."""
+    import json
+    import sqlite3
+
+    from tests.conformance.cloud import bigquery as cloud
+    d = tmp_path / "run"
+    d.mkdir()
+    src = Backend("sqlite", "sqlite", f"sqlite:///{d / 'src.db'}", "main", d / "src.db")
+    sqlite3.connect(d / "src.db").close()
+    src.create(tables("main"))
+    src.insert(tables("main")[3], [(i, f"v{i}", i / 3) for i in range(200)])
+    with token_server() as token_uri, cloud.dataset(cloud.base_url(), "secret") as (url, _, ds):
+        key = bigquery_service_account_key(token_uri)
+        keys = tmp_path / "keys"
+        keys.mkdir()
+        (keys / "loader.json").write_text(json.dumps(key))
+        tgt = Backend("bigquery", "bigquery", url + "&credentials=../keys/loader.json", ds)
+        write_cfg(d, src, tgt)
+        (d / "target.dsn").write_text(tgt.url + "\n")   # the key file: relative to the DSN file's folder
+        out = []
+        for args in [("schema", "--config", "schema.cfg", "--apply"),
+                     ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug"),
+                     ("validate", "--config", "emit.cfg", "--debug")]:
+            r = cli(*args, cwd=d)
+            assert r.returncode == 0, (args, r.stderr)
+            out += [r.stdout, r.stderr]
         (keys / "loader.json").write_text(json.dumps(dict(key, token_uri=token_uri.replace("/token", "/revoked"))))
         for debug in ((), ("--debug",)):
             r = cli("validate", "--config", "emit.cfg", *debug, cwd=d, timeout=180)
