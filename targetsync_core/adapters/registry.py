@@ -20,6 +20,7 @@ ADAPTERS: dict[str, str] = {
     "oracle": "targetsync_core.adapters.oracle:OracleDatabase",
     "mongodb": "targetsync_core.adapters.mongodb:MongoDatabase",
     "cassandra": "targetsync_core.adapters.cassandra:CassandraDatabase",
+    "snowflake": "targetsync_core.adapters.snowflake:SnowflakeDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

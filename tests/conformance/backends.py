@@ -454,6 +454,7 @@ def _lazy(spec: str):
 #: or stand-in started by the test command, or the real service its
 #: ``TARGETSYNC_TEST_<DB>_DSN`` names); targets only, paired with :data:`CLOUD_SOURCES`
 CLOUD = {name: _lazy(spec) for name, spec in {
+    "snowflake": "tests.conformance.cloud.snowflake:backend",
 }.items()}
 CLOUD_SOURCES = ("sqlite", "postgres", "mariadb")
 

@@ -1,0 +1,148 @@
+"""Snowflake for the conformance suites: fakesnow (0.12.1, Snowflake's SQL on DuckDB behind
+Snowflake's own HTTP protocol) run as a server by the test command from a venv of its own
+(``tests.standins``), through :mod:`fakesnow_launcher` (one fix: NULL timestamps), reached
+through the real connector; or the account ``TARGETSYNC_TEST_SNOWFLAKE_DSN`` names (a
+schema of its own in the DSN's database, dropped afterwards).
+
+What fakesnow does not do as Snowflake does is listed in docs/TESTING.md (Snowflake)."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import uuid
+from pathlib import Path
+
+from targetsync_core.dsn import parse_dsn
+from targetsync_core.model.schema import Table
+from targetsync_core.model.types import Kind
+from tests.standins import start_service, tool_venv
+
+REQUIREMENTS = ["fakesnow[server]==0.12.1", "snowflake-connector-python>=4,<5"]
+LAUNCHER = Path(__file__).with_name("fakesnow_launcher.py")
+INSERT_ROWS = 200      # rows an INSERT … SELECT … UNION ALL of the raw insert
+
+
+def fakesnow():
+    """The session's fakesnow server (started once)."""
+    python = tool_venv("fakesnow", REQUIREMENTS) / "python"
+    # -P: the launcher's folder (which holds this module, snowflake.py) stays off sys.path
+    return start_service("fakesnow", lambda port, workdir: [str(python), "-P", str(LAUNCHER), "-s", "-p", str(port)])
+
+
+def fake_dsn(port: int, database: str, schema: str) -> str:
+    return (f"snowflake://ts:secret@fake/{database}/{schema}?host=127.0.0.1&port={port}&protocol=http"
+            "&networkTimeout=5")
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Raw:
+    """The suite's own access through the connector (never the adapter)."""
+
+    def __init__(self, url: str):
+        d = parse_dsn(url)
+        self.options = dict(p.split("=", 1) for p in d.query.split("&") if p)
+        self.database, self.schema = d.database.split("/")[:2]
+        self.kwargs = dict(account=d.host, user=d.username, password=d.password, database=self.database,
+                           autocommit=True)
+        if "host" in self.options:
+            self.kwargs.update(host=self.options["host"], port=int(self.options["port"]),
+                               protocol=self.options.get("protocol", "https"),
+                               network_timeout=int(self.options.get("networkTimeout", 60)))
+        if "warehouse" in self.options:
+            self.kwargs["warehouse"] = self.options["warehouse"]
+
+    def connect(self):
+        import snowflake.connector
+        return snowflake.connector.connect(**self.kwargs)
+
+    def execute(self, sql: str) -> None:
+        conn = self.connect()
+        try:
+            body = "\n".join(ln for ln in sql.splitlines() if not ln.lstrip().startswith("--"))
+            for stmt in (s.strip().rstrip(";") for s in body.split(";\n")):
+                if stmt:
+                    conn.cursor().execute(stmt)
+        finally:
+            conn.close()
+
+    def natives(self, conn, table: Table) -> dict:
+        cur = conn.cursor()
+        cur.execute(f"DESC TABLE {q(self.database)}.{q(table.schema)}.{q(table.name)}")
+        return {r[0]: r[1] for r in cur.fetchall()}
+
+    def insert(self, table: Table, rows: list[tuple]) -> None:
+        """``INSERT … SELECT`` of literal rows, each value cast to its column's type (JSON
+        parsed into the VARIANT, bytes as hex)."""
+        conn = self.connect()
+        try:
+            natives = self.natives(conn, table)
+            cols = ", ".join(q(c.name) for c in table.columns)
+
+            def expr(c) -> str:
+                native = natives[c.name].upper()
+                if native.startswith(("VARIANT", "OBJECT", "ARRAY")):
+                    return "PARSE_JSON(%s)"
+                if native.startswith(("BINARY", "VARBINARY")):
+                    return "TO_BINARY(%s, 'HEX')"
+                return f"%s::{natives[c.name]}"
+
+            def value(c, v):
+                if v is None:
+                    return None
+                if isinstance(v, (bytes, bytearray)):
+                    return bytes(v).hex()
+                if c.kind is Kind.TIMESTAMPTZ:
+                    return v.astimezone(dt.timezone.utc).isoformat(sep=" ")
+                if isinstance(v, (dt.datetime, dt.date, dt.time, float)) or c.kind is Kind.UUID:
+                    return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else \
+                        v.isoformat() if hasattr(v, "isoformat") else repr(v) if isinstance(v, float) else str(v)
+                return v
+            one = "SELECT " + ", ".join(expr(c) for c in table.columns)
+            for i in range(0, len(rows), INSERT_ROWS):
+                chunk = rows[i:i + INSERT_ROWS]
+                sql = f"INSERT INTO {q(self.database)}.{q(table.schema)}.{q(table.name)} ({cols}) " + \
+                    " UNION ALL ".join([one] * len(chunk))
+                params = [value(c, v) for r in chunk for c, v in zip(table.columns, r)]
+                conn.cursor().execute(sql, params)
+        finally:
+            conn.close()
+
+    def read(self, table: Table) -> list[tuple]:
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(f"SELECT {', '.join(q(c.name) for c in table.columns)} FROM "
+                        f"{q(self.database)}.{q(table.schema)}.{q(table.name)}")
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+
+@contextlib.contextmanager
+def backend(tmp: Path, name: str):
+    from tests.conformance.backends import Backend
+    schema = f"ts_{uuid.uuid4().hex[:10]}"
+    real = os.environ.get("TARGETSYNC_TEST_SNOWFLAKE_DSN")
+    if real:
+        base = Raw(real)
+        url = real.replace(f"/{base.database}/{base.schema}", f"/{base.database}/{schema}", 1) \
+            if f"/{base.database}/{base.schema}" in real else real
+        admin = base
+    else:
+        service = fakesnow()
+        database = f"TS_{uuid.uuid4().hex[:10].upper()}"
+        url = fake_dsn(service.port, database, schema)
+        admin = Raw(url)
+        admin.kwargs.pop("database")
+        admin.execute(f"CREATE DATABASE {q(database)}")
+        admin = Raw(url)
+    admin.execute(f"CREATE SCHEMA {q(admin.database)}.{q(schema)}")
+    try:
+        yield Backend("snowflake", "snowflake", url, schema, raw=Raw(url))
+    finally:
+        with contextlib.suppress(Exception):
+            admin.execute(f"DROP SCHEMA IF EXISTS {q(admin.database)}.{q(schema)} CASCADE")
