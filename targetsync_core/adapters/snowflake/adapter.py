@@ -51,8 +51,8 @@ from targetsync_core.model.types import BINARY_KINDS, Kind
 OPTIONS = {"warehouse": "warehouse", "role": "role", "host": "host", "port": "port", "protocol": "protocol",
            "networkTimeout": "network_timeout"}
 SECRET_FILES = ("passwordFile", "privateKeyFile", "privateKeyPassphraseFile")
-#: shadow rows a staged Parquet file holds
-STAGE_ROWS = 200_000
+#: shadow rows a staged Parquet file holds at most (chunks of a file are gathered up to it)
+STAGE_ROWS = 50_000
 
 
 def quote(name: str) -> str:
@@ -225,6 +225,8 @@ class SnowflakeDatabase(KitDatabase):
                         return None
                     raise
                 described = cur.fetchall()
+                if not described:   # fakesnow describes a missing table as no columns
+                    return None
                 cur.execute(f"SHOW PRIMARY KEYS IN TABLE {target}")
                 names = [d[0].lower() for d in cur.description]
                 keys = [dict(zip(names, r)) for r in cur.fetchall()]
@@ -285,6 +287,7 @@ class _Staged:
     counts: dict = field(default_factory=lambda: {"I": 0, "U": 0, "D": 0})
     groups: list = field(default_factory=list)     # the columns each update group sets
     natives: dict | None = None                     # the live table's types, by column
+    pending: list = field(default_factory=list)     # shadow rows not yet staged
 
 
 class SnowflakeApplier(KitApplier):
@@ -375,15 +378,15 @@ class SnowflakeApplier(KitApplier):
         s.groups += [tuple(t.columns[o].name for o in offsets) for offsets in batch.updates]
         for op in s.counts:
             s.counts[op] += batch.count(op)
-        rows = ((op, None if grp is None else grp + offset, *values) for op, grp, *values in shadow_rows(batch))
-        chunk = []
-        for row in rows:
-            chunk.append(row)
-            if len(chunk) == STAGE_ROWS:
-                self.load_rows(s, chunk)
-                chunk = []
-        if chunk:
-            self.load_rows(s, chunk)
+        for op, grp, *values in shadow_rows(batch):
+            s.pending.append((op, None if grp is None else grp + offset, *values))
+            if len(s.pending) == STAGE_ROWS:
+                self.flush(s)
+
+    def flush(self, s: _Staged) -> None:
+        if s.pending:
+            rows, s.pending = s.pending, []
+            self.load_rows(s, rows)
 
     def load_rows(self, s: _Staged, rows: list[tuple]) -> None:
         """``rows`` into the shadow: a Parquet file, PUT to the session's stage and copied."""
@@ -447,6 +450,9 @@ class SnowflakeApplier(KitApplier):
         try:
             for current[0] in batches:   # decoded lazily, a chunk at a time
                 self.stage_batch(current[0], staged)
+            for s in staged.values():
+                current[0] = TableBatch(s.table)
+                self.flush(s)
         except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
             translated = self.translate(exc, current[0])
             if translated is exc:
