@@ -243,13 +243,18 @@ class SnowflakeDatabase(KitDatabase):
         return self.reflect(schema, name)
 
     def shadow_columns(self, table: Table) -> str:
+        return self.shadow_spec(table)[0]
+
+    def shadow_spec(self, table: Table) -> tuple[str, dict]:
         """The shadow's columns, in the live table's types, all nullable (a BINARY without
-        its length: fakesnow refuses one, and every value fits a BINARY)."""
+        its length: fakesnow refuses one, and every value fits a BINARY), and the live
+        table's types by column."""
         live = self.shape(table.schema, table.name)
         if live is None:
             raise SchemaMismatch(f"table {table.qualified} does not exist on {self.where()}")
         types = {c.name: "BINARY" if c.kind in BINARY_KINDS else c.native for c in live.columns}
-        return ", ".join(f"{self.quote(c.name)} {types[c.name]} NULL" for c in table.columns)
+        columns = ", ".join(f"{self.quote(c.name)} {types[c.name]} NULL" for c in table.columns)
+        return columns, {c.name: c.native for c in live.columns}
 
     # -- DDL -----------------------------------------------------------------------------
     @classmethod
@@ -286,7 +291,7 @@ class _Staged:
     shadow: str
     counts: dict = field(default_factory=lambda: {"I": 0, "U": 0, "D": 0})
     groups: list = field(default_factory=list)     # the columns each update group sets
-    natives: dict | None = None                     # the live table's types, by column
+    natives: dict = field(default_factory=dict)     # the live table's types, by column
     pending: list = field(default_factory=list)     # shadow rows not yet staged
 
 
@@ -296,7 +301,7 @@ class SnowflakeApplier(KitApplier):
     def __init__(self, conn, db: SnowflakeDatabase):
         self._tmp = Path(tempfile.mkdtemp(prefix="ts-snowflake-"))
         self.stage = f"{db.quote(db.database)}.{db.quote(db.meta_schema)}.{db.quote('ts_' + uuid.uuid4().hex[:16])}"
-        self._made: dict[str, str] = {}     # table → its shadow in this session
+        self._made: dict[str, tuple[str, dict]] = {}     # table → its shadow in this session, the live types
         super().__init__(conn, db)
 
     # explicit transactions on an autocommit session
@@ -358,21 +363,24 @@ class SnowflakeApplier(KitApplier):
                         f"until {time.strftime('%H:%M:%S', time.localtime(row[3]))}; refusing to run a second")
 
     # -- staging -------------------------------------------------------------------------
-    def shadow_of(self, t: Table) -> str:
-        """The session's temporary shadow of ``t``, made on first use (outside any transaction)."""
-        name = self._made.get(t.qualified)
-        if name is None:
+    def shadow_of(self, t: Table) -> tuple[str, dict]:
+        """The session's temporary shadow of ``t``, made on first use (outside any
+        transaction), and the live table's types by column."""
+        made = self._made.get(t.qualified)
+        if made is None:
             name = self.db.shadow_name(t, len(self._made))
+            columns, natives = self.db.shadow_spec(t)
             self.sql(f"CREATE TEMPORARY TABLE {self.db.quote(name)} ({self.db.quote('__op')} CHAR(1), "
-                     f"{self.db.quote('__grp')} INT, {self.db.shadow_columns(t)})")
-            self._made[t.qualified] = name
-        return name
+                     f"{self.db.quote('__grp')} INT, {columns})")
+            made = self._made[t.qualified] = (name, natives)
+        return made
 
     def stage_batch(self, batch: TableBatch, staged: dict) -> None:
         t = batch.table
         s = staged.get(t.qualified)
         if s is None:
-            s = staged[t.qualified] = _Staged(t, self.shadow_of(t))
+            shadow, natives = self.shadow_of(t)
+            s = staged[t.qualified] = _Staged(t, shadow, natives=natives)
             self.sql(f"DELETE FROM {self.db.quote(s.shadow)}")
         offset = len(s.groups)
         s.groups += [tuple(t.columns[o].name for o in offsets) for offsets in batch.updates]
@@ -404,8 +412,6 @@ class SnowflakeApplier(KitApplier):
         path = self._tmp / f"{part}.parquet"
         pq.write_table(pa.table(arrays, names=names), path)
         try:
-            if s.natives is None:
-                s.natives = {c.name: c.native for c in self.db.shape(t.schema, t.name).columns}
             natives = s.natives
             casts = ["$1:c0::CHAR(1) AS c0", "$1:c1::INT AS c1"] + [
                 f"{T.cast_expr(f'$1:c{i}', c.kind, natives[c.name])} AS c{i}" for i, c in enumerate(t.columns, start=2)]

@@ -20,7 +20,7 @@ from tests.standins import start_service, tool_venv
 
 REQUIREMENTS = ["fakesnow[server]==0.12.1", "snowflake-connector-python>=4,<5"]
 LAUNCHER = Path(__file__).with_name("fakesnow_launcher.py")
-INSERT_ROWS = 200      # rows an INSERT … SELECT … UNION ALL of the raw insert
+INSERT_ROWS = 1000     # rows an INSERT of the raw insert
 
 
 def fakesnow():
@@ -75,20 +75,20 @@ class Raw:
         return {r[0]: r[1] for r in cur.fetchall()}
 
     def insert(self, table: Table, rows: list[tuple]) -> None:
-        """``INSERT … SELECT`` of literal rows, each value cast to its column's type (JSON
-        parsed into the VARIANT, bytes as hex)."""
+        """``INSERT … SELECT … FROM VALUES`` of literal rows, each value cast to its
+        column's type (JSON parsed into the VARIANT, bytes as hex)."""
         conn = self.connect()
         try:
             natives = self.natives(conn, table)
             cols = ", ".join(q(c.name) for c in table.columns)
 
-            def expr(c) -> str:
+            def expr(i: int, c) -> str:
                 native = natives[c.name].upper()
                 if native.startswith(("VARIANT", "OBJECT", "ARRAY")):
-                    return "PARSE_JSON(%s)"
+                    return f"PARSE_JSON(v{i})"
                 if native.startswith(("BINARY", "VARBINARY")):
-                    return "TO_BINARY(%s, 'HEX')"
-                return f"%s::{natives[c.name]}"
+                    return f"TO_BINARY(v{i}, 'HEX')"
+                return f"v{i}::{natives[c.name]}"
 
             def value(c, v):
                 if v is None:
@@ -97,17 +97,19 @@ class Raw:
                     return bytes(v).hex()
                 if c.kind is Kind.TIMESTAMPTZ:
                     return v.astimezone(dt.timezone.utc).isoformat(sep=" ")
-                if isinstance(v, (dt.datetime, dt.date, dt.time, float)) or c.kind is Kind.UUID:
-                    return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else \
-                        v.isoformat() if hasattr(v, "isoformat") else repr(v) if isinstance(v, float) else str(v)
-                return v
-            one = "SELECT " + ", ".join(expr(c) for c in table.columns)
+                if isinstance(v, dt.datetime):
+                    return v.isoformat(sep=" ")
+                if isinstance(v, float):
+                    return repr(v)
+                return str(v)   # every value as text: the SELECT casts it
+            select = ", ".join(expr(i, c) for i, c in enumerate(table.columns))
+            names = ", ".join(f"v{i}" for i in range(len(table.columns)))
+            one = "(" + ", ".join(["%s"] * len(table.columns)) + ")"
             for i in range(0, len(rows), INSERT_ROWS):
                 chunk = rows[i:i + INSERT_ROWS]
-                sql = f"INSERT INTO {q(self.database)}.{q(table.schema)}.{q(table.name)} ({cols}) " + \
-                    " UNION ALL ".join([one] * len(chunk))
-                params = [value(c, v) for r in chunk for c, v in zip(table.columns, r)]
-                conn.cursor().execute(sql, params)
+                sql = (f"INSERT INTO {q(self.database)}.{q(table.schema)}.{q(table.name)} ({cols}) SELECT {select} "
+                       f"FROM (VALUES {', '.join([one] * len(chunk))}) AS t ({names})")
+                conn.cursor().execute(sql, [value(c, v) for r in chunk for c, v in zip(table.columns, r)])
         finally:
             conn.close()
 
