@@ -36,13 +36,14 @@ from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
 import pytest
 
 from targetsync_core.cli import main
-from targetsync_core.model.schema import Column
+from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
-from tests.conformance.backends import BACKENDS, write_configs
+from tests.conformance.backends import ALL_BACKENDS, write_configs
 from tests.conformance.backends import canon as canon_of
 
 ENGINES = ["sqlite", "postgres", "mariadb", "mysql"]
-PAIRS = [(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")]
+PAIRS = ([(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")]
+         + [(s, "snowflake") for s in ("sqlite", "postgres", "mariadb")])
 ROWS = 24            # source ids 1..24; the target holds 3..30 but 7
 TARGET_IDS = [i for i in range(3, ROWS + 7) if i != 7]   # 7, all NULL at the source, is inserted
 
@@ -78,6 +79,7 @@ class Family:
     my: list
     sqlite: list
     my_target: tuple = ()           # types only a target of the MySQL family uses
+    sf: tuple = ()                  # Snowflake's (a target only)
 
 
 FAMILIES: dict[str, Family] = {
@@ -86,7 +88,8 @@ FAMILIES: dict[str, Family] = {
         [N("smallint", Kind.INT16), N("integer", Kind.INT32), N("bigint", Kind.INT64)],
         [N("tinyint", Kind.INT16), N("smallint", Kind.INT16), N("int", Kind.INT32), N("bigint", Kind.INT64),
          N("int unsigned", Kind.UINT32), N("bigint unsigned", Kind.UINT64)],
-        [N("SMALLINT", Kind.INT16), N("INT", Kind.INT32), N("BIGINT", Kind.INT64)]),
+        [N("SMALLINT", Kind.INT16), N("INT", Kind.INT32), N("BIGINT", Kind.INT64)],
+        sf=(N("NUMBER(5,0)", Kind.INT32), N("NUMBER(19,0)", Kind.INT64), N("NUMBER(38,0)", Kind.INT64))),
     "decimal": Family(
         [Decimal(v) for v in ("12.3456789012", "-999.4", "0.0005", "0", "12.5", "-12.5", "1.2", "999.1234567891",
                               "-0.0015", "7.0625")],
@@ -95,13 +98,14 @@ FAMILIES: dict[str, Family] = {
          N("numeric(12,0)", Kind.DECIMAL, scale=0), N("numeric", Kind.DECIMAL)],
         [N("decimal(38,10)", Kind.DECIMAL, scale=10), N("decimal(6,3)", Kind.DECIMAL, scale=3),
          N("decimal", Kind.DECIMAL, scale=0), N("decimal(30,20)", Kind.DECIMAL, scale=20)],
-        [N("DECIMAL TEXT(38,10)", Kind.DECIMAL, scale=10), N("DECIMAL TEXT(6,3)", Kind.DECIMAL, scale=3)]),
+        [N("DECIMAL TEXT(38,10)", Kind.DECIMAL, scale=10), N("DECIMAL TEXT(6,3)", Kind.DECIMAL, scale=3)],
+        sf=(N("NUMBER(38,10)", Kind.DECIMAL, scale=10), N("NUMBER(6,3)", Kind.DECIMAL, scale=3))),
     "float": Family(
         [0.1, 1 / 3, -2.5, 1e10, 123456.789, 3.0e38, 1e-30, 16777217.0, -0.0, 2.0 ** -20],
         lambda v: v * (1 + 1e-7) if v else 1e-9,
         [N("real", Kind.FLOAT32), N("double precision", Kind.FLOAT64)],
         [N("float", Kind.FLOAT32), N("double", Kind.FLOAT64)],
-        [N("FLOAT", Kind.FLOAT32), N("DOUBLE", Kind.FLOAT64)]),
+        [N("FLOAT", Kind.FLOAT32), N("DOUBLE", Kind.FLOAT64)], sf=(N("FLOAT", Kind.FLOAT64),)),
     "timestamp": Family(
         [ts(v) for v in ("2020-01-02 03:04:05.123456", "2021-06-07 08:09:10", "1999-12-31 23:59:59.999600",
                          "2010-05-05 05:05:05.500000", "2037-12-31 00:00:00.000001", "1971-01-01 00:00:00.500500",
@@ -112,14 +116,16 @@ FAMILIES: dict[str, Family] = {
         [N(f"datetime({p})", Kind.TIMESTAMP, precision=p) for p in (0, 3, 6)]
         + [N(f"timestamp({p}) NULL", Kind.TIMESTAMPTZ, precision=p) for p in (0, 3, 6)],
         [N("TIMESTAMP(0)", Kind.TIMESTAMP, precision=0), N("TIMESTAMP(6)", Kind.TIMESTAMP, precision=6),
-         N("TIMESTAMPTZ(6)", Kind.TIMESTAMPTZ, precision=6)]),
+         N("TIMESTAMPTZ(6)", Kind.TIMESTAMPTZ, precision=6)],
+        sf=(N("TIMESTAMP_NTZ(6)", Kind.TIMESTAMP, precision=6), N("TIMESTAMP_TZ(6)", Kind.TIMESTAMPTZ, precision=6))),
     "time": Family(
         [dt.time(10, 0, 0, 600000), dt.time(23, 59, 58, 400000), dt.time(0), dt.time(12, 34, 56, 123456),
          dt.time(1, 2, 3, 4500)],
         lambda v: (dt.datetime.combine(dt.date(2000, 1, 1), v) + dt.timedelta(microseconds=3030)).time(),
         [N(f"time({p})", Kind.TIME, precision=p) for p in (0, 3, 6)],
         [N(f"time({p})", Kind.TIME, precision=p) for p in (0, 3, 6)],
-        [N("TIME(0)", Kind.TIME, precision=0), N("TIME(6)", Kind.TIME, precision=6)]),
+        [N("TIME(0)", Kind.TIME, precision=0), N("TIME(6)", Kind.TIME, precision=6)],
+        sf=(N("TIME(6)", Kind.TIME, precision=6),)),
     "string": Family(
         ["ab", "ab  ", " lead", "", "héllo wörld", "日本語", "x" * 12, "MiXeD"],
         lambda v: (v + "  ")[:12] if len(v) < 12 else v[:-1] + " ",
@@ -127,24 +133,28 @@ FAMILIES: dict[str, Family] = {
          N("text", Kind.TEXT)],
         [N("char(12)", Kind.CHAR), N("varchar(12)", Kind.VARCHAR), N("varchar(40)", Kind.VARCHAR),
          N("text", Kind.TEXT)],
-        [N("CHAR(12)", Kind.CHAR), N("VARCHAR(12)", Kind.VARCHAR), N("TEXT", Kind.TEXT)]),
+        [N("CHAR(12)", Kind.CHAR), N("VARCHAR(12)", Kind.VARCHAR), N("TEXT", Kind.TEXT)],
+        sf=(N("VARCHAR(12)", Kind.VARCHAR), N("VARCHAR", Kind.TEXT))),
     "binary": Family(
         [b"", b"\x00", b"ab", b"a\x00", bytes(range(1, 9)), b"\xff\xfe"],
         lambda v: v + b"\x00" if len(v) < 8 else v[:-1] + b"\x00",
         [N("bytea", Kind.BLOB)],
         [N("binary(8)", Kind.BINARY, length=8), N("varbinary(8)", Kind.VARBINARY), N("blob", Kind.BLOB)],
-        [N("BLOB", Kind.BLOB), N("BINARY(8)", Kind.BINARY), N("VARBINARY(8)", Kind.VARBINARY)]),
+        [N("BLOB", Kind.BLOB), N("BINARY(8)", Kind.BINARY), N("VARBINARY(8)", Kind.VARBINARY)],
+        sf=(N("BINARY", Kind.BLOB),)),
     "boolean": Family(
         [True, False], lambda v: not v,
-        [N("boolean", Kind.BOOLEAN)], [N("tinyint(1)", Kind.BOOLEAN)], [N("BOOLEAN", Kind.BOOLEAN)]),
+        [N("boolean", Kind.BOOLEAN)], [N("tinyint(1)", Kind.BOOLEAN)], [N("BOOLEAN", Kind.BOOLEAN)],
+        sf=(N("BOOLEAN", Kind.BOOLEAN),)),
     "uuid": Family(
         [uuid.UUID(int=n * 0x1234567890ABCDEF1234567) for n in range(1, 6)], lambda v: uuid.UUID(int=v.int ^ 1),
         [N("uuid", Kind.UUID)], [], [N("UUID", Kind.UUID)],
-        my_target=(N("char(36)", Kind.UUID),)),
+        my_target=(N("char(36)", Kind.UUID),), sf=(N("VARCHAR(36)", Kind.UUID),)),
     "json": Family(
         ['{"a": 1, "b": [1, 2]}', "[]", '{"k": "日本"}', "12.5", '"s"', '{"z": null, "a": {"b": true}}'],
         lambda v: json.dumps(json.loads(v), indent=1, sort_keys=True),
-        [N("json", Kind.JSON), N("jsonb", Kind.JSON)], [N("json", Kind.JSON)], [N("JSON TEXT", Kind.JSON)]),
+        [N("json", Kind.JSON), N("jsonb", Kind.JSON)], [N("json", Kind.JSON)], [N("JSON TEXT", Kind.JSON)],
+        sf=(N("VARIANT", Kind.JSON),)),
 }
 
 #: pairs of types of different families: refused before any work
@@ -159,11 +169,11 @@ REFUSED = [
 
 
 def side(kind: str) -> str:
-    return {"postgres": "pg", "mariadb": "my", "mysql": "my", "sqlite": "sqlite"}[kind]
+    return {"postgres": "pg", "mariadb": "my", "mysql": "my", "sqlite": "sqlite", "snowflake": "sf"}[kind]
 
 
 def types_of(family: Family, engine: str, target: bool) -> list[Native]:
-    own = getattr(family, side(engine))
+    own = list(getattr(family, side(engine)))
     return own + list(family.my_target) if target and side(engine) == "my" else own
 
 
@@ -194,6 +204,8 @@ def connect(b):
     if b.kind == "postgres":
         import psycopg
         return psycopg.connect(b.url, autocommit=True, options="-c TimeZone=UTC")
+    if b.kind == "snowflake":
+        return b.raw.connect()
     return b._mysql()
 
 
@@ -203,7 +215,9 @@ def run(b, statements: list[str], rows: list[tuple] = (), insert: str | None = N
         cur = conn.cursor()
         for s in statements:
             cur.execute(s)
-        if insert and rows:
+        if insert and rows and b.kind == "snowflake":   # VARIANT and BINARY values need casts
+            b.raw.insert(insert, rows)
+        elif insert and rows:
             cur.executemany(insert, rows)
         if b.kind == "sqlite":
             conn.commit()
@@ -417,7 +431,10 @@ def create_sql(b, table: str, cols: list[Native]) -> str:
     return f"CREATE TABLE {qualified(b, table)} ({quote(b.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, {defs})"
 
 
-def insert_sql(b, table: str, n: int) -> str:
+def insert_sql(b, table: str, n: int):
+    if b.kind == "snowflake":   # the table, for the raw insert of the backend
+        names = ["id", *(f"c{j}" for j in range(n))]
+        return Table(b.schema, table, tuple(Column(c, Kind.TEXT) for c in names), ("id",))
     mark = "?" if b.kind == "sqlite" else "%s"
     return f"INSERT INTO {qualified(b, table)} VALUES ({', '.join([mark] * (n + 1))})"
 
@@ -517,7 +534,7 @@ def report_lines() -> list[str]:
 
 @pytest.mark.parametrize("source_kind,target_kind", PAIRS, ids=[f"{s}-to-{t}" for s, t in PAIRS])
 def test_type_matrix_converges(tmp_path, source_kind, target_kind, capsys):
-    with BACKENDS[source_kind](tmp_path, "s") as src, BACKENDS[target_kind](tmp_path, "t") as tgt:
+    with ALL_BACKENDS[source_kind](tmp_path, "s") as src, ALL_BACKENDS[target_kind](tmp_path, "t") as tgt:
         built = {f"m_{fam_name}": (fam, *build(src, tgt, f"m_{fam_name}", fam_name, fam))
                  for fam_name, fam in FAMILIES.items()}
         built = {name: b for name, b in built.items() if b[1]}
@@ -568,7 +585,7 @@ def churn(done, schema: str, cells_by_table: dict[str, list[Cell]]) -> None:
                          ids=[f"{a}-{b}-to-{c}-{d}".replace(" ", "") for a, b, c, d in REFUSED])
 def test_types_of_different_families_are_refused_in_one_line_with_nothing_changed(
         tmp_path, source_kind, source_type, target_kind, target_type, capsys):
-    with BACKENDS[source_kind](tmp_path, "s") as src, BACKENDS[target_kind](tmp_path, "t") as tgt:
+    with ALL_BACKENDS[source_kind](tmp_path, "s") as src, ALL_BACKENDS[target_kind](tmp_path, "t") as tgt:
         run(src, [f"CREATE TABLE {qualified(src, 'x')} ({quote(src.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, "
                   f"{quote(src.kind, 'col')} {source_type})",
                   f"INSERT INTO {qualified(src, 'x')} ({quote(src.kind, 'id')}) VALUES (1)"])
