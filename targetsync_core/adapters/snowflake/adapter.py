@@ -173,9 +173,10 @@ class SnowflakeDatabase(KitDatabase):
             if number in kwargs:
                 kwargs[number] = int(kwargs[number])
         kwargs.setdefault("network_timeout", 60)
+        kwargs["login_timeout"] = min(30, kwargs["network_timeout"])
         try:
             return sf.connect(account=self.account, user=self.dsn.username, database=self.database,
-                              schema=self.schema, autocommit=True, login_timeout=30,
+                              schema=self.schema, autocommit=True,
                               session_parameters={"TIMEZONE": "UTC", "QUERY_TAG": "targetsync"},
                               **self.credentials(), **kwargs)
         except sf.Error as exc:
