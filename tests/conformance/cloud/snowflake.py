@@ -45,8 +45,9 @@ class Raw:
     def __init__(self, url: str):
         d = parse_dsn(url)
         self.options = dict(p.split("=", 1) for p in d.query.split("&") if p)
-        self.database, self.schema = d.database.split("/")[:2]
-        self.kwargs = dict(account=d.host, user=d.username, password=d.password, database=self.database,
+        self.database, self.schema = (d.database.split("/") + ["PUBLIC"])[:2]
+        password = d.password or Path(self.options["passwordFile"]).read_text().strip()
+        self.kwargs = dict(account=d.host, user=d.username, password=password, database=self.database,
                            autocommit=True)
         if "host" in self.options:
             self.kwargs.update(host=self.options["host"], port=int(self.options["port"]),
