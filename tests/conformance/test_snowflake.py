@@ -8,13 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import uuid
 
 import pytest
 
 from targetsync_core.adapters.base import LeaseHolder, TableBatch
 from targetsync_core.adapters.snowflake import SnowflakeDatabase
 from targetsync_core.dsn import parse_dsn, read_dsn_file, scrub
-from targetsync_core.errors import ConfigError, LeaseHeld
+from targetsync_core.diff.windows import Window
+from targetsync_core.errors import ConfigError, DataError, LeaseHeld
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 from tests.conformance.cloud.snowflake import backend
@@ -32,6 +34,7 @@ def open_db(url: str, source: str = "t.dsn"):
     ("snowflake://u:p@acct/db?colour=red", "unknown snowflake DSN parameter colour"),
     ("snowflake://u@acct/db", "exactly one credential"),
     ("snowflake://u:p@acct/db?privateKeyFile=k.pem", "exactly one credential"),
+    ("snowflake://u:p@acct/db?port=4x3", "port must be a whole number"),
 ])
 def test_a_bad_dsn_is_refused_in_one_line_naming_its_file(url, says):
     with pytest.raises(ConfigError) as e:
@@ -169,3 +172,32 @@ def test_the_lease_is_held_by_one_loader_and_applies_nothing_for_another(target)
     finally:
         first.close()
         second.close()
+
+
+def test_keys_of_bytes_instants_and_uuids_are_read_in_code_point_order_window_by_window(tmp_path):
+    with backend(tmp_path, "tgt") as b:
+        t = Table(b.schema, "keyed", (Column("k", Kind.VARBINARY, False, length=8),
+                                      Column("at", Kind.TIMESTAMPTZ, False, precision=6),
+                                      Column("u", Kind.UUID, False), Column("v", Kind.INT32)), ("k", "at", "u"))
+        b.create([t])
+        utc = dt.timezone.utc
+        keys = [(bytes([a]), dt.datetime(2024, 1, 1, tzinfo=utc) + dt.timedelta(hours=h), uuid.UUID(int=u << 120))
+                for a in (0, 1, 0x7f, 0x80, 0xff) for h in (0, 5) for u in (1, 0xa, 0xf)]
+        b.insert(t, [(*k, i) for i, k in enumerate(keys)])
+        db = b.db
+        try:
+            assert list(db.read_keys(t)) == sorted(keys)
+            bounds = db.window_bounds(t, 7)
+            assert bounds == sorted(keys)[7::7]
+            edges = [None, *bounds, None]
+            read = [r for lo, hi in zip(edges, edges[1:]) for r in db.read_window(t, Window(0, 0, lo, hi))]
+            assert [r[:3] for r in read] == sorted(keys)
+        finally:
+            db.close()
+
+
+def test_a_ddl_error_is_reported_whole_on_one_line(tmp_path):
+    with backend(tmp_path, "tgt") as b:
+        with pytest.raises(DataError) as e:
+            b.db.execute_script(f'CREATE TABLE "{b.schema}"."x" ("a" NO_SUCH_TYPE);\n')
+        assert "\n" not in str(e.value) and "NO_SUCH_TYPE" in str(e.value).upper(), str(e.value)

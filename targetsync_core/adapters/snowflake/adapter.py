@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl
 from targetsync_core import dsn as dsn_module
 from targetsync_core.adapters.base import Capabilities, LeaseHolder, TableBatch
 from targetsync_core.adapters.snowflake import types as T
-from targetsync_core.adapters.sql.kit import KitApplier, KitDatabase
+from targetsync_core.adapters.sql.kit import KitApplier, KitDatabase, script_statements
 from targetsync_core.adapters.sql.server import apply_error, first_line
 from targetsync_core.adapters.sql.sqlapply import _alive, shadow_rows
 from targetsync_core.errors import ConfigError, ConnectError, DataError, LeaseHeld, SchemaMismatch, read_user_file
@@ -57,6 +57,18 @@ STAGE_ROWS = 50_000
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def flat(exc: BaseException) -> BaseException:
+    """A connector error with its message on one line (Snowflake puts the detail on the
+    second: ``SQL compilation error:\nObject … does not exist``), else ``exc``."""
+    msg = getattr(exc, "msg", None)
+    if not isinstance(msg, str) or "\n" not in msg:
+        return exc
+    try:
+        return type(exc)(msg=" ".join(msg.split()), errno=exc.errno, sqlstate=exc.sqlstate)
+    except TypeError:
+        return exc
 
 
 class SnowflakeDatabase(KitDatabase):
@@ -102,6 +114,9 @@ class SnowflakeDatabase(KitDatabase):
         if unknown:
             raise ConfigError(f"{dsn.source}: unknown snowflake DSN parameter {unknown[0]} (known: "
                               f"{', '.join(sorted([*OPTIONS, *SECRET_FILES]))})")
+        for number in ("port", "networkTimeout"):
+            if number in db.options and not db.options[number].isdigit():
+                raise ConfigError(f"{dsn.source}: snowflake DSN parameter {number} must be a whole number")
         ways = [w for w in (dsn.password and "a password", "passwordFile" in db.options and "passwordFile",
                             "privateKeyFile" in db.options and "privateKeyFile") if w]
         if len(ways) != 1:
@@ -184,6 +199,25 @@ class SnowflakeDatabase(KitDatabase):
 
     def reusable(self, conn) -> bool:
         return not conn.is_closed()
+
+    def connect_error(self, exc: BaseException) -> Exception:
+        return super().connect_error(flat(exc))
+
+    def read_error(self, exc: BaseException, table: Table):
+        return super().read_error(flat(exc), table)
+
+    def execute_script(self, sql: str) -> None:
+        """Each statement of generated DDL; an error reported whole, on one line."""
+        conn = self.connect()
+        try:
+            for statement in script_statements(sql):
+                conn.cursor().execute(statement)
+        except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
+            if not self.driver_error(exc):
+                raise
+            raise DataError(f"running DDL on {self.where()}: {first_line(flat(exc))}") from None
+        finally:
+            conn.close()
 
     def driver_error(self, exc: BaseException) -> bool:
         return isinstance(exc, self.import_driver().errors.Error)
@@ -428,15 +462,14 @@ class SnowflakeApplier(KitApplier):
         """The staged records of one table into it; returns the rows the updates found."""
         q, t = self.db.quote, s.table
         target = f"{q(self.db.database)}.{q(t.schema)}.{q(t.name)}"
-        keys = " AND ".join(f"{target}.{q(k)} = ts_w.{q(k)}" for k in t.primary_key)
+        on = " AND ".join(f"ts_t.{q(k)} = ts_w.{q(k)}" for k in t.primary_key)
         if s.counts["D"] or s.counts["I"]:
-            self.sql(f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {q(s.shadow)} AS ts_w "
-                     f"WHERE ts_w.{q('__op')} IN ('D', 'I') AND {keys})")
+            self.sql(f"DELETE FROM {target} AS ts_t USING (SELECT {', '.join(q(k) for k in t.primary_key)} "
+                     f"FROM {q(s.shadow)} WHERE {q('__op')} IN ('D', 'I')) AS ts_w WHERE {on}")
         cols = ", ".join(q(c.name) for c in t.columns)
         if s.counts["I"]:
             self.sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {q(s.shadow)} WHERE {q('__op')} = 'I'")
         updated = 0
-        on = " AND ".join(f"ts_t.{q(k)} = ts_w.{q(k)}" for k in t.primary_key)
         for grp, names in enumerate(s.groups):
             picked = ", ".join(q(n) for n in (*t.primary_key, *names))
             sets = ", ".join(f"{q(n)} = ts_w.{q(n)}" for n in names)
@@ -489,7 +522,7 @@ class SnowflakeApplier(KitApplier):
     def translate(self, exc: Exception, batch) -> Exception:
         if not self.db.driver_error(exc):
             return exc
-        return apply_error(self.db, exc, batch, type(exc))
+        return apply_error(self.db, flat(exc), batch, type(exc))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
