@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl
 from targetsync_core import dsn as dsn_module
 from targetsync_core.adapters.base import Capabilities, LeaseHolder, TableBatch
 from targetsync_core.adapters.snowflake import types as T
-from targetsync_core.adapters.sql.kit import KitApplier, KitDatabase, script_statements
+from targetsync_core.adapters.sql.kit import KitApplier, KitDatabase
 from targetsync_core.adapters.sql.server import apply_error, first_line
 from targetsync_core.adapters.sql.sqlapply import _alive, shadow_rows
 from targetsync_core.errors import ConfigError, ConnectError, DataError, LeaseHeld, SchemaMismatch, read_user_file
@@ -207,25 +207,15 @@ class SnowflakeDatabase(KitDatabase):
         return super().read_error(flat(exc), table)
 
     def execute_script(self, sql: str) -> None:
-        """Each statement of generated DDL; an error reported whole, on one line."""
-        conn = self.connect()
+        """The kit's, its error reported whole on one line (the driver's error is the
+        context of the kit's)."""
         try:
-            for statement in script_statements(sql):
-                conn.cursor().execute(statement)
-        except Exception as exc:  # noqa: BLE001 - sorted into the tool's errors here
-            if not self.driver_error(exc):
+            super().execute_script(sql)
+        except DataError as exc:
+            cause = exc.__context__
+            if cause is None or not self.driver_error(cause):
                 raise
-            raise DataError(f"running DDL on {self.where()}: {first_line(flat(exc))}") from None
-        finally:
-            conn.close()
-
-    def driver_error(self, exc: BaseException) -> bool:
-        return isinstance(exc, self.import_driver().errors.Error)
-
-    def import_driver(self):
-        module = super().import_driver()
-        import snowflake.connector.errors  # noqa: F401 - the error classes, for driver_error
-        return module
+            raise DataError(f"running DDL on {self.where()}: {first_line(flat(cause))}") from None
 
     # -- reading -------------------------------------------------------------------------
     def key_param(self, col: Column, value):
