@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from decimal import Decimal
 
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
@@ -107,5 +108,5 @@ def test_a_component_syncs_sqlite_into_snowflake_launched_from_the_ui(tmp_path):
         orders = Table(tgt.schema, "orders", (Column("id", Kind.INT64, False), Column("note", Kind.VARCHAR),
                                               Column("amount", Kind.DECIMAL)), ("id",))
         mixed = Table(tgt.schema, "MixedCase", (Column("id", Kind.INT64, False), Column("doc", Kind.JSON)), ("id",))
-        assert tgt.read(orders) == [(i, n, __import__("decimal").Decimal(a)) for i, n, a in SOURCE_ROWS["orders"]]
+        assert tgt.read(orders) == [(i, n, Decimal(a)) for i, n, a in SOURCE_ROWS["orders"]]
         assert tgt.read(mixed) == [(i, '{"n": %d, "tags": ["a", "b"]}' % i) for i, _ in SOURCE_ROWS["MixedCase"]]
