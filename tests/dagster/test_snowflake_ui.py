@@ -87,8 +87,8 @@ def test_a_component_syncs_sqlite_into_snowflake_launched_from_the_ui(tmp_path):
         proj = project(tmp_path, tgt.schema)
         dev = DagsterDev(tmp_path / "home", {"TS_SF_TARGET": tgt.url, "PYTHONPATH": str(proj)},
                          tmp_path / "dagster-dev.log", workspace=proj / "workspace.yaml")
-        dev.start()
         try:
+            dev.start()   # stopped below even when it fails to load the code location
             selector = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
                         "jobName": "sf_schema_migration"}
             launched = dev.graphql(LAUNCH_RUN, {"executionParams": {"selector": selector, "runConfigData": {},
