@@ -16,7 +16,7 @@ from targetsync_core.adapters.base import LeaseHolder, TableBatch
 from targetsync_core.adapters.snowflake import SnowflakeDatabase
 from targetsync_core.dsn import parse_dsn, read_dsn_file, scrub
 from targetsync_core.diff.windows import Window
-from targetsync_core.errors import ConfigError, DataError, LeaseHeld
+from targetsync_core.errors import ConfigError, ConnectError, DataError, LeaseHeld
 from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 from tests.conformance.cloud.snowflake import backend
@@ -201,3 +201,16 @@ def test_a_ddl_error_is_reported_whole_on_one_line(tmp_path):
         with pytest.raises(DataError) as e:
             b.db.execute_script(f'CREATE TABLE "{b.schema}"."x" ("a" NO_SUCH_TYPE);\n')
         assert "\n" not in str(e.value) and "NO_SUCH_TYPE" in str(e.value).upper(), str(e.value)
+
+
+def test_the_adapter_imports_without_its_driver_and_says_what_to_install(monkeypatch):
+    import subprocess
+    import sys
+    blocked = ("import sys; sys.modules['snowflake'] = sys.modules['snowflake.connector'] = None; "
+               "sys.modules['pyarrow'] = None; import targetsync_core.adapters.snowflake, targetsync_core.cli")
+    r = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    monkeypatch.setitem(sys.modules, "snowflake.connector", None)
+    with pytest.raises(ConnectError) as e:
+        open_db("snowflake://u:p@acct/db").connect()
+    assert "pip install 'targetsync[snowflake]'" in str(e.value) and "\n" not in str(e.value)
