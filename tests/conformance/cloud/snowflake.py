@@ -1,8 +1,8 @@
 """Snowflake for the conformance suites: fakesnow (0.12.1, Snowflake's SQL on DuckDB behind
 Snowflake's own HTTP protocol) run as a server by the test command from a venv of its own
 (``tests.standins``), through :mod:`fakesnow_launcher` (one fix: NULL timestamps), reached
-through the real connector; or the account ``TARGETSYNC_TEST_SNOWFLAKE_DSN`` names (a
-schema of its own in the DSN's database, dropped afterwards).
+through the real connector; or the account ``TARGETSYNC_TEST_SNOWFLAKE_DSN`` names. Each
+backend is a database of its own, dropped afterwards.
 
 What fakesnow does not do as Snowflake does is listed in docs/TESTING.md (Snowflake)."""
 from __future__ import annotations
@@ -125,27 +125,29 @@ class Raw:
             conn.close()
 
 
+def in_database(url: str, database: str, schema: str) -> str:
+    """``url`` with its path naming ``database`` and ``schema``."""
+    head, _, rest = url.partition("://")
+    authority, _, path = rest.partition("/")
+    query = path.partition("?")[2]
+    return f"{head}://{authority}/{database}/{schema}" + (f"?{query}" if query else "")
+
+
 @contextlib.contextmanager
 def backend(tmp: Path, name: str):
+    """A database of its own (``TS_<random>``, dropped afterwards, so that each backend has
+    its own ``_targetsync`` record and lease) holding a schema ``ts_<random>``."""
     from tests.conformance.backends import Backend
     schema = f"ts_{uuid.uuid4().hex[:10]}"
+    database = f"TS_{uuid.uuid4().hex[:10].upper()}"
     real = os.environ.get("TARGETSYNC_TEST_SNOWFLAKE_DSN")
-    if real:
-        base = Raw(real)
-        url = real.replace(f"/{base.database}/{base.schema}", f"/{base.database}/{schema}", 1) \
-            if f"/{base.database}/{base.schema}" in real else real
-        admin = base
-    else:
-        service = fakesnow()
-        database = f"TS_{uuid.uuid4().hex[:10].upper()}"
-        url = fake_dsn(service.port, database, schema)
-        admin = Raw(url)
-        admin.kwargs.pop("database")
-        admin.execute(f"CREATE DATABASE {q(database)}")
-        admin = Raw(url)
-    admin.execute(f"CREATE SCHEMA {q(admin.database)}.{q(schema)}")
+    url = in_database(real, database, schema) if real else fake_dsn(fakesnow().port, database, schema)
+    admin = Raw(url)
+    admin.kwargs.pop("database")
+    admin.execute(f"CREATE DATABASE {q(database)}")
     try:
+        admin.execute(f"CREATE SCHEMA {q(database)}.{q(schema)}")
         yield Backend("snowflake", "snowflake", url, schema, raw=Raw(url))
     finally:
         with contextlib.suppress(Exception):
-            admin.execute(f"DROP SCHEMA IF EXISTS {q(admin.database)}.{q(schema)} CASCADE")
+            admin.execute(f"DROP DATABASE IF EXISTS {q(database)}")
