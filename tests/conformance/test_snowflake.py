@@ -75,6 +75,28 @@ def test_generated_ddl_quotes_every_name_and_declares_the_key():
     assert "CREATE" not in ddl["i.sql"] + ddl["f.sql"]
 
 
+@pytest.mark.parametrize("native, kind, params", [
+    ("NUMBER(4,0)", Kind.INT16, {}), ("NUMBER(10,0)", Kind.INT64, {}), ("NUMBER(19,0)", Kind.INT64, {}),
+    ("NUMBER(38,0)", Kind.DECIMAL, {"precision": 38, "scale": 0}), ("NUMBER(12,2)", Kind.DECIMAL, {"scale": 2}),
+    ("FLOAT", Kind.FLOAT64, {}), ("VARCHAR(10)", Kind.VARCHAR, {"length": 10}), ("VARCHAR(16777216)", Kind.TEXT, {}),
+    ("VARCHAR(134217728)", Kind.TEXT, {}), ("BINARY(8388608)", Kind.BLOB, {}), ("BINARY(16)", Kind.VARBINARY, {}),
+    ("TIMESTAMP_NTZ(3)", Kind.TIMESTAMP, {"precision": 3}), ("TIMESTAMP_LTZ(9)", Kind.TIMESTAMPTZ, {"precision": 6}),
+    ("TIME(9)", Kind.TIME, {"precision": 6}), ("OBJECT", Kind.JSON, {}), ("BOOLEAN", Kind.BOOLEAN, {}),
+])
+def test_described_types_read_as_their_kinds(native, kind, params):
+    from targetsync_core.adapters.snowflake.types import column_of
+    col = column_of("c", native, True, "table s.t")
+    assert col.kind is kind and all(getattr(col, k) == v for k, v in params.items()) and col.native == native
+
+
+@pytest.mark.parametrize("native", ["GEOGRAPHY", "VECTOR(FLOAT, 3)"])
+def test_a_type_without_a_kind_is_refused_naming_the_column(native):
+    from targetsync_core.adapters.snowflake.types import column_of
+    from targetsync_core.errors import SchemaMismatch
+    with pytest.raises(SchemaMismatch, match="table s.t column geo has type"):
+        column_of("geo", native, True, "table s.t")
+
+
 TABLE = (Column("id", Kind.INT64, False), Column("v", Kind.VARCHAR, length=20), Column("n", Kind.INT32),
          Column("at", Kind.TIMESTAMP, precision=6))
 

@@ -10,7 +10,8 @@ from targetsync_core.errors import SchemaMismatch
 from targetsync_core.model.schema import Column
 from targetsync_core.model.types import Kind
 
-#: the longest VARCHAR and BINARY (what ``VARCHAR`` and ``BINARY`` without a length are)
+#: what ``VARCHAR`` and ``BINARY`` without a length hold (at least: newer accounts allow
+#: more); a column of this length or more reads as text or blob
 MAX_VARCHAR, MAX_BINARY = 16_777_216, 8_388_608
 _TYPE = re.compile(r"^([A-Z_ ]+?)\s*(?:\((\d+)(?:\s*,\s*(\d+))?\))?$")
 
@@ -52,9 +53,9 @@ def column_of(name: str, native: str, nullable: bool, where: str) -> Column:
     if base in ("FLOAT", "FLOAT4", "FLOAT8", "DOUBLE", "DOUBLE PRECISION", "REAL"):
         return col(Kind.FLOAT64)
     if base in ("VARCHAR", "TEXT", "STRING", "CHAR", "CHARACTER", "NCHAR", "NVARCHAR"):
-        return col(Kind.TEXT) if a in (None, MAX_VARCHAR) else col(Kind.VARCHAR, length=a)
+        return col(Kind.TEXT) if a is None or a >= MAX_VARCHAR else col(Kind.VARCHAR, length=a)
     if base in ("BINARY", "VARBINARY"):
-        return col(Kind.BLOB) if a in (None, MAX_BINARY) else col(Kind.VARBINARY, length=a)
+        return col(Kind.BLOB) if a is None or a >= MAX_BINARY else col(Kind.VARBINARY, length=a)
     if base == "BOOLEAN":
         return col(Kind.BOOLEAN)
     if base == "DATE":
