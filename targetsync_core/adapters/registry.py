@@ -24,6 +24,7 @@ ADAPTERS: dict[str, str] = {
     "spanner": "targetsync_core.adapters.spanner:SpannerDatabase",
     "firebolt": "targetsync_core.adapters.firebolt:FireboltDatabase",
     "bigquery": "targetsync_core.adapters.bigquery:BigQueryDatabase",
+    "snowflake": "targetsync_core.adapters.snowflake:SnowflakeDatabase",
 }
 
 #: Every type name SPEC 5 knows, by role, so a planned one gets a precise refusal.

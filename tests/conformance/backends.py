@@ -458,6 +458,7 @@ CLOUD = {name: _lazy(spec) for name, spec in {
     "spanner": "tests.conformance.cloud.spanner:backend",
     "firebolt": "tests.conformance.cloud.firebolt:backend",
     "bigquery": "tests.conformance.cloud.bigquery:backend",
+    "snowflake": "tests.conformance.cloud.snowflake:backend",
 }.items()}
 CLOUD_SOURCES = ("sqlite", "postgres", "mariadb")
 

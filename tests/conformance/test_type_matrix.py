@@ -37,14 +37,14 @@ from decimal import ROUND_DOWN, ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
 import pytest
 
 from targetsync_core.cli import main
-from targetsync_core.model.schema import Column
+from targetsync_core.model.schema import Column, Table
 from targetsync_core.model.types import Kind
 from tests.conformance.backends import ALL_BACKENDS, BACKENDS, write_configs
 from tests.conformance.backends import canon as canon_of
 
 ENGINES = ["sqlite", "postgres", "mariadb", "mysql"]
 #: cloud targets (``backends.CLOUD``), their native types by family in :data:`CLOUD_TYPES`
-CLOUD_TARGETS = ("databricks", "spanner", "firebolt", "bigquery")
+CLOUD_TARGETS = ("databricks", "spanner", "firebolt", "bigquery", "snowflake")
 PAIRS = ([(s, t) for s in ENGINES for t in ENGINES] + [(s, "mongodb") for s in ("sqlite", "postgres", "mariadb")]
          + [(s, t) for t in CLOUD_TARGETS for s in ("sqlite", "postgres", "mariadb")])
 ROWS = 24            # source ids 1..24; the target holds 3..30 but 7
@@ -191,6 +191,19 @@ CLOUD_TYPES: dict[str, dict[str, list[Native]]] = {
         "boolean": [N("BOOL", Kind.BOOLEAN)],
         "json": [N("JSON", Kind.JSON)],
     },
+    "snowflake": {
+        "integer": [N("NUMBER(5,0)", Kind.INT32), N("NUMBER(19,0)", Kind.INT64), N("NUMBER(38,0)", Kind.INT64)],
+        "decimal": [N("NUMBER(38,10)", Kind.DECIMAL, scale=10), N("NUMBER(6,3)", Kind.DECIMAL, scale=3)],
+        "float": [N("FLOAT", Kind.FLOAT64)],
+        "timestamp": [N("TIMESTAMP_NTZ(6)", Kind.TIMESTAMP, precision=6),
+                      N("TIMESTAMP_TZ(6)", Kind.TIMESTAMPTZ, precision=6)],
+        "time": [N("TIME(6)", Kind.TIME, precision=6)],
+        "string": [N("VARCHAR(12)", Kind.VARCHAR), N("VARCHAR", Kind.TEXT)],
+        "binary": [N("BINARY", Kind.BLOB)],
+        "boolean": [N("BOOLEAN", Kind.BOOLEAN)],
+        "uuid": [N("VARCHAR(36)", Kind.UUID)],
+        "json": [N("VARIANT", Kind.JSON)],
+    },
     "firebolt": {   # no small or unsigned integers; a time, a uuid and JSON held as TEXT
         "integer": [N("INTEGER", Kind.INT32), N("BIGINT", Kind.INT64)],
         "decimal": [N("NUMERIC(38, 10)", Kind.DECIMAL, scale=10), N("NUMERIC(6, 3)", Kind.DECIMAL, scale=3),
@@ -271,6 +284,8 @@ def connect(b):
     if b.kind == "postgres":
         import psycopg
         return psycopg.connect(b.url, autocommit=True, options="-c TimeZone=UTC")
+    if b.kind == "snowflake":
+        return b.raw.connect()
     return b._mysql()
 
 
@@ -282,7 +297,9 @@ def run(b, statements: list[str], rows: list[tuple] = (), insert: str | None = N
         cur = conn.cursor()
         for s in statements:
             cur.execute(s)
-        if insert and rows:
+        if insert and rows and b.kind == "snowflake":   # VARIANT and BINARY values need casts
+            b.raw.insert(insert, rows)
+        elif insert and rows:
             cur.executemany(insert, rows)
         if b.kind == "sqlite":
             conn.commit()
@@ -545,7 +562,10 @@ def create_sql(b, table: str, cols: list[Native]) -> str:
     return f"CREATE TABLE {qualified(b, table)} ({quote(b.kind, 'id')} INTEGER NOT NULL PRIMARY KEY, {defs})"
 
 
-def insert_sql(b, table: str, n: int, cols: list[Native] = ()) -> str:
+def insert_sql(b, table: str, n: int, cols: list[Native] = ()):
+    if b.kind == "snowflake":   # the table, for the raw insert of the backend
+        names = ["id", *(f"c{j}" for j in range(n))]
+        return Table(b.schema, table, tuple(Column(c, Kind.TEXT) for c in names), ("id",))
     mark = "?" if b.kind in ("sqlite", "databricks", "firebolt") else "%s"
     marks = [mark] * (n + 1)
     if b.kind == "bigquery":   # typed (a NULL has no type of its own); a JSON column from its text

@@ -382,3 +382,40 @@ def test_no_command_reveals_a_bigquery_key_file(tmp_path):
     text = "\n".join(out) + files_text(d)
     for secret_text in (key["private_key"].splitlines()[1], key["private_key"].splitlines()[-2], key["private_key_id"]):
         assert secret_text not in text, "the key file's private key appears in the output or a file the run wrote"
+
+
+@pytest.mark.parametrize("kept", ["in the DSN", "in a passwordFile"])
+def test_a_snowflake_password_appears_nowhere(tmp_path, kept):
+    """SQLite → Snowflake (fakesnow, which takes any password): the password, in the DSN
+    or in the file its ``passwordFile`` names, is in no output, log or file of a run, nor
+    of a run that cannot connect."""
+    from tests.conformance.backends import sqlite_backend
+    from tests.conformance.cloud.snowflake import backend as snowflake_backend
+    from tests.standins import free_port
+    password = secret()
+    with sqlite_backend(tmp_path, "src") as src, snowflake_backend(tmp_path, "tgt") as tgt:
+        if kept == "in the DSN":
+            url = tgt.url.replace("ts:secret@", f"ts:{quote(password, safe='')}@")
+        else:
+            secrets = tmp_path.parent / f"{tmp_path.name}-secrets"   # beside the run, as a mounted secret is
+            secrets.mkdir()
+            (secrets / "snowflake.pw").write_text(password + "\n")
+            url = tgt.url.replace("ts:secret@", "ts@") + f"&passwordFile={secrets / 'snowflake.pw'}"
+        target = Backend("snowflake", "snowflake", url, tgt.schema, raw=tgt.raw)
+        src.create(tables(src.schema))
+        src.insert(tables(src.schema)[3], [(i, f"v{i}", i / 3) for i in range(200)])
+        write_cfg(tmp_path, src, target)
+        out = []
+        for args in (("schema", "--config", "schema.cfg", "--apply"),
+                     ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug"),
+                     ("validate", "--config", "emit.cfg", "--debug")):
+            r = cli(*args, cwd=tmp_path)
+            assert r.returncode == 0, (args, r.stderr)
+            out += [r.stdout, r.stderr]
+        port = parse_dsn(url).query.split("port=")[1].split("&")[0]
+        (tmp_path / "target.dsn").write_text(url.replace(f"port={port}", f"port={free_port()}") + "\n")
+        r = cli("validate", "--config", "emit.cfg", "--debug", cwd=tmp_path)
+        assert r.returncode == 3 and "cannot connect" in r.stderr, r.stderr
+        out += [r.stdout, r.stderr]
+        assert_hidden("\n".join(out), password, "stdout/stderr")
+        assert_hidden(files_text(tmp_path), password, "a file the run wrote")

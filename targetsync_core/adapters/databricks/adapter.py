@@ -90,7 +90,7 @@ class DatabricksDatabase(KitDatabase):
 
     @classmethod
     def from_dsn(cls, type_name: str, dsn: Dsn) -> "DatabricksDatabase":
-        form = (f"databricks://token:<access token>@<workspace host>/<http path>?catalog=<catalog>"
+        form = ("databricks://token:<access token>@<workspace host>/<http path>?catalog=<catalog>"
                 "&awsBucket=<bucket>[/prefix]")
         if dsn.scheme not in cls.schemes:
             raise ConfigError(f"{dsn.source}: {type_name} needs a DSN of the form {form}, not {dsn.scheme}://")
