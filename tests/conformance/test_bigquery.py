@@ -67,6 +67,22 @@ def test_a_relative_credentials_path_is_taken_from_the_dsn_files_folder(tmp_path
         db.client()
 
 
+def test_gcpcredfile_names_the_key_file_unless_the_dsn_does(tmp_path):
+    """The config key ``gcpCredfile`` reaches the adapter with the DSN (as for Spanner): its
+    file is read; naming a file in both places is refused in one line."""
+    from dataclasses import replace
+    (tmp_path / "k.json").write_text("{}")
+    dsn = replace(parse_dsn("bigquery://proj/ds", source=str(tmp_path / "target.dsn")),
+                  credentials_file=str(tmp_path / "k.json"))
+    with pytest.raises(ConfigError, match="not a service account's JSON key file"):   # found, and read
+        BigQueryDatabase.from_dsn("bigquery", dsn).client()
+    both = replace(parse_dsn("bigquery://proj/ds?credentials=k.json", source=str(tmp_path / "target.dsn")),
+                   credentials_file=str(tmp_path / "k.json"))
+    with pytest.raises(ConfigError, match="names a credentials file and so does gcpCredfile") as e:
+        BigQueryDatabase.from_dsn("bigquery", both)
+    assert "\n" not in str(e.value)
+
+
 def test_a_missing_driver_is_one_line_saying_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.cloud.bigquery", None)
     if "google.cloud" in sys.modules:

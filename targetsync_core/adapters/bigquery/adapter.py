@@ -3,7 +3,8 @@
 **DSN.** ``bigquery://PROJECT/DATASET``, with optional query parameters:
 ``credentials=/path/to/service-account.json`` (a service account's key file, relative to
 the DSN file's folder; without it the client's Application Default Credentials, e.g.
-``GOOGLE_APPLICATION_CREDENTIALS``), ``location=EU`` (where jobs run) and
+``GOOGLE_APPLICATION_CREDENTIALS``; the config key ``gcpCredfile`` names one too, the two at
+once refused), ``location=EU`` (where jobs run) and
 ``endpoint=http://host:port`` (another API endpoint: an emulator; without credentials it
 is then reached anonymously). The key file is read by the adapter and its text, like its
 path, appears in no message. ``DATASET`` keeps targetsync's bookkeeping (tables
@@ -75,7 +76,8 @@ class BigQueryDatabase(Database):
                               f"(it takes {', '.join(PARAMS)})")
         self.location = options.get("location") or None
         self.endpoint = options.get("endpoint") or None
-        self.credentials = options.get("credentials") or None
+        # the DSN's key file, or the one the config key gcpCredfile names (not both)
+        self.credentials = options.get("credentials") or dsn.credentials_file or None
         self._client = None
         self._lock = threading.Lock()
 
@@ -90,6 +92,9 @@ class BigQueryDatabase(Database):
         if dsn.username or dsn.password or dsn.port:
             raise ConfigError(f"{dsn.source}: the bigquery DSN takes no user, password or port; give a service "
                               "account's key file as ?credentials=/path/key.json")
+        if dsn.credentials_file and dict(parse_qsl(dsn.query)).get("credentials"):
+            raise ConfigError(f"{dsn.source}: the bigquery DSN names a credentials file and so does gcpCredfile; "
+                              "keep one")
         return cls(dsn, type_name)
 
     def identity(self) -> str:
