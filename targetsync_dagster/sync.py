@@ -32,6 +32,7 @@ into events.
 """
 from __future__ import annotations
 
+import hashlib
 import queue
 import re
 import warnings
@@ -104,6 +105,18 @@ def _resources(pair: SyncPair, context) -> tuple:
     return tuple(getattr(context.resources, k, None) for k in pair.resource_keys)
 
 
+def source_key_part(name: str) -> str:
+    """The last part of a source table's asset key: its name where Dagster can make an
+    asset's name of it (letters, digits, ``_``; the schema's ``.`` becomes ``_`` there),
+    else the name with every other character as ``_`` and a digest of the name, so that two
+    names made alike stay apart (``main.Mixed Case`` → ``main.Mixed_Case_3f9a1c``). The
+    table's own name stays its partition key and its ``dagster/table_name``."""
+    safe = re.sub(r"[^A-Za-z0-9_.]", "_", name)
+    if safe == name:
+        return name
+    return f"{safe}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
+
+
 def _listed_at_load(pair: SyncPair) -> list[str]:
     """The table list as the code location loads (no file yet: no source assets)."""
     try:
@@ -161,7 +174,7 @@ def _build(pair: SyncPair) -> Definitions:
     partitions = DynamicPartitionsDefinition(name=f"{n}_tables")
     common = {"group_name": n, "owners": list(pair.owners), "tags": dict(pair.tags)}
     about = pair.description or f"targetsync: {stype} → {ttype}"
-    source_specs = [AssetSpec(pair.key("source", name), kinds={stype}, description=f"{name} on the {stype} source",
+    source_specs = [AssetSpec(pair.key("source", source_key_part(name)), kinds={stype}, description=f"{name} on the {stype} source",
                               metadata={"dagster/table_name": name}, **common)
                     for name in _listed_at_load(pair)]
     backfill = BackfillPolicy.multi_run(max_partitions_per_run=pair.max_partitions_per_run)

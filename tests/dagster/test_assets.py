@@ -195,3 +195,35 @@ def test_the_check_executes_on_its_own_and_applies_nothing(tmp_path):
         (check,) = r.get_asset_check_evaluations()
         assert not check.passed and check.partition == t.qualified and "validate only" in check.description
         assert read_all(SqliteDatabase(str(tmp_path / "target.db")), t) == before
+
+
+def test_table_names_no_asset_key_can_hold_still_load_and_sync(tmp_path):
+    """A table named with a space, a hyphen or a letter beyond ASCII (``main.Mixed Case``)
+    cannot be a part of an asset's name as it is: the code location used to fail to load.
+    Its source asset's key is the name made safe (and told apart by a digest of the
+    original); its partition keeps the table's own name, and it syncs."""
+    import random
+
+    from targetsync_dagster import build_sync_defs
+    from tests.dagster.support import sqlite_pair
+    from tests.helpers import create_db, make_pair, random_table
+    rng = random.Random(5)
+    tables = [random_table(rng, n) for n in ("Mixed Case", "x-y", "été", "Mixed_Case")]
+    pairs = {t.name: make_pair(rng, t, 40) for t in tables}
+    create_db(tmp_path / "source.db", tables, {n: p[0] for n, p in pairs.items()})
+    sqlite3.connect(tmp_path / "target.db").close()
+    (tmp_path / "source.dsn").write_text("sqlite:///source.db\n")
+    (tmp_path / "target.dsn").write_text("sqlite:///target.db\n")
+    (tmp_path / "tables.txt").write_text("".join(f"{t.qualified}\n" for t in tables))
+    pair = sqlite_pair(tmp_path)
+    defs = build_sync_defs(pair)
+    graph = defs.resolve_asset_graph()
+    sources = [k for k in graph.get_all_asset_keys() if k.path[1:2] == ["source"]]
+    assert sorted(graph.get(k).metadata["dagster/table_name"] for k in sources) == sorted(t.qualified for t in tables)
+    assert len({k.path[-1] for k in sources}) == len(tables)
+    with instance_for_test() as instance:
+        assert run(defs, "t_schema_migration", instance).success
+        r = run(defs, "t_full_sync", instance)
+        assert r.success, failures(r)
+        for t in tables:
+            assert same(tmp_path, t)
