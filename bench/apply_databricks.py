@@ -19,49 +19,18 @@ statements), not what a Databricks warehouse sustains. Decoding the ``.ckt`` is 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from targetsync_core.adapters.base import LeaseHolder, TableBatch  # noqa: E402
-from targetsync_core.load.loader import CHUNK_RECORDS  # noqa: E402
-from targetsync_core.model.schema import Column, Table  # noqa: E402
-from targetsync_core.model.types import Kind  # noqa: E402
-
-ME = LeaseHolder("bench", socket.gethostname(), os.getpid())
-
-
-def items(schema: str) -> Table:
-    return Table(schema, "items", (Column("id", Kind.INT64, False), Column("v", Kind.VARCHAR, length=40),
-                                   Column("n", Kind.INT64), Column("f", Kind.FLOAT64),
-                                   Column("d", Kind.DECIMAL, precision=18, scale=4)), ("id",))
-
-
-def row(i: int, tag: str) -> tuple:
-    return (i, f"{tag}-{i}", i * 7, i / 3, Decimal(i) / 16)
-
-
-def change_file(table: Table, changes: int, base: int) -> list[TableBatch]:
-    """One file's batches, cut as the loader cuts them (at most CHUNK_RECORDS records)."""
-    third = changes // 3
-    inserts = [row(2 * base + 2 * i + 1, "new") for i in range(third)]
-    updates = [((2 * i,), (f"upd-{i}", -i)) for i in range(third)]
-    deletes = [(2 * (base - 1 - i),) for i in range(third)]
-    out, step = [], CHUNK_RECORDS // 3
-    for s in range(0, third, step):
-        out.append(TableBatch(table, inserts[s:s + step], deletes[s:s + step], {(1, 2): updates[s:s + step]}))
-    return out
+from bench.changefile import ME, change_file, items, row  # noqa: E402
 
 
 def one_round(changes: int, base: int, run: int) -> tuple[float, int, dict]:
-    from targetsync_core.adapters.databricks import applier as A
     from tests.conformance.cloud.databricks import backend
     with tempfile.TemporaryDirectory(prefix="ts-bench-dbx-") as tmp, backend(Path(tmp), "bench") as b:
         table = items(b.schema)

@@ -207,19 +207,16 @@ def test_no_databricks_command_reveals_its_token_or_aws_secret(tmp_path):
             assert_hidden(files_text(run), pw, "a file the run wrote")
 
 
-def service_account_key(path: Path) -> str:
-    """A service-account key file as Google issues them (a fresh RSA key); returns a
-    stretch of its private key, the secret to look for."""
-    import json
-
+def service_account_key(token_uri: str = "https://oauth2.googleapis.com/token") -> dict:
+    """A service account's key file as Google issues it, with a fresh RSA key."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    path.write_text(json.dumps({"type": "service_account", "project_id": "ts-project", "private_key_id": "k" * 40,
-                                "private_key": pem, "client_email": "ts@ts-project.iam.gserviceaccount.com",
-                                "client_id": "1", "token_uri": "https://oauth2.googleapis.com/token"}))
-    return pem.splitlines()[5]
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "service_account", "project_id": "ts-test", "private_key_id": uuid.uuid4().hex,
+            "private_key": pem, "client_email": "loader@ts-test.iam.gserviceaccount.com", "client_id": "1",
+            "token_uri": token_uri}
 
 
 def test_no_command_reveals_a_spanner_credentials_file(tmp_path):
@@ -229,7 +226,10 @@ def test_no_command_reveals_a_spanner_credentials_file(tmp_path):
     from tests.conformance.backends import sqlite_backend
     from tests.conformance.cloud.spanner import backend
     d = tmp_path
-    secret_line = service_account_key(d / "key.json")
+    import json
+    key = service_account_key()
+    (d / "key.json").write_text(json.dumps(key))
+    secret_line = key["private_key"].splitlines()[5]
     with sqlite_backend(d, "src") as src, backend(d, "tgt") as tgt:
         src.create(tables(src.schema))
         src.insert(tables(src.schema)[3], [(i, f"v{i}", i / 3) for i in range(200)])
@@ -333,18 +333,6 @@ def token_server():
         server.server_close()
 
 
-def bigquery_service_account_key(token_uri: str) -> dict:
-    """A service account's key file as Google issues it, with a fresh RSA key."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return {"type": "service_account", "project_id": "ts-test", "private_key_id": uuid.uuid4().hex,
-            "private_key": pem, "client_email": "loader@ts-test.iam.gserviceaccount.com", "client_id": "1",
-            "token_uri": token_uri}
-
-
 def test_no_command_reveals_a_bigquery_key_file(tmp_path):
     """sqlite → BigQuery (the emulator) through a key file the DSN names: the key's private
     key and id appear in no output or file the run writes, on success and when the token
@@ -360,7 +348,7 @@ def test_no_command_reveals_a_bigquery_key_file(tmp_path):
     src.create(tables("main"))
     src.insert(tables("main")[3], [(i, f"v{i}", i / 3) for i in range(200)])
     with token_server() as token_uri, cloud.dataset(cloud.base_url(), "secret") as (url, _, ds):
-        key = bigquery_service_account_key(token_uri)
+        key = service_account_key(token_uri)
         keys = tmp_path / "keys"
         keys.mkdir()
         (keys / "loader.json").write_text(json.dumps(key))
