@@ -202,3 +202,23 @@ def test_a_parameter_bound_into_the_sql_reads_back_as_itself(maria, value):
     else:
         assert got == value and type(got) is type(value)
     db.close()
+
+
+@pytest.mark.parametrize("target", ["snowflake", "bigquery"])
+def test_the_c_extension_still_loads_in_a_process_where_a_cloud_client_loaded_pyarrow(target):
+    """Snowflake's connector and BigQuery's client load pyarrow, whose libraries leave too
+    little of glibc's static TLS for the extension to load afterwards: their adapters
+    load it first, so one process (a code location of several pairs) reads MySQL fast
+    after serving either. In a fresh process: the target's client made, pyarrow loaded,
+    then the extension must be usable."""
+    import subprocess
+    import sys
+    make = {"snowflake": "from targetsync_core.adapters.snowflake import SnowflakeDatabase as D; "
+                         "D.import_driver(D.__new__(D))",
+            "bigquery": "from targetsync_core.adapters.bigquery import BigQueryDatabase as D; "
+                        "from targetsync_core.dsn import parse_dsn; "
+                        "D.from_dsn('bigquery', parse_dsn('bigquery://p/d?endpoint=http://127.0.0.1:9')).client()"}
+    code = (f"{make[target]}; import pyarrow.parquet; from targetsync_core.adapters.mysql import native; "
+            "print(native.load() is not None)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stdout + r.stderr

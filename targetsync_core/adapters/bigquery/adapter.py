@@ -111,6 +111,8 @@ class BigQueryDatabase(Database):
             return self._client
 
     def _make_client(self):
+        from targetsync_core.adapters.mysql import native
+        native.preload()   # before the client's pyarrow takes the static TLS
         try:
             from google.cloud import bigquery
         except ImportError as exc:

@@ -47,6 +47,17 @@ def load():
     return _MODULE[0]
 
 
+def preload() -> None:
+    """Load the extension now, if it is installed, before a library that uses up glibc's
+    static TLS is loaded into this process: after pyarrow's libraries (which Snowflake's
+    connector and BigQuery's client load) it can no longer load ("cannot allocate memory
+    in static TLS block") and MySQL reads would fall back to PyMySQL. Loaded first, both
+    work in one process (a Dagster code location serving several pairs)."""
+    import importlib.util
+    if not _MODULE and importlib.util.find_spec("_mysql_connector") is not None:
+        load()
+
+
 def _load():
     if os.environ.get("TARGETSYNC_MYSQL_DRIVER", "").strip().lower() == "pymysql":
         return None

@@ -179,6 +179,11 @@ class SnowflakeDatabase(KitDatabase):
         return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption())
 
+    def import_driver(self):
+        from targetsync_core.adapters.mysql import native
+        native.preload()   # before the connector's Arrow libraries take the static TLS
+        return super().import_driver()
+
     def connect(self, autocommit: bool = True):
         """A session, always in autocommit: the applier opens its transaction with BEGIN.
         The network time-out bounds the connector's retries (it retries an HTTP 5xx)."""
