@@ -95,6 +95,12 @@ def remember_secret(dsn: Dsn) -> Dsn:
     return dsn
 
 
+def remember(secret: str | None) -> None:
+    """Scrub ``secret`` (a token, a key read from a file) from any text shown from now on."""
+    if secret:
+        _SECRETS.add(secret)
+
+
 def scrub(text: str) -> str:
     for secret in sorted(_SECRETS, key=len, reverse=True):
         text = text.replace(secret, "***")

@@ -378,17 +378,18 @@ def test_a_snowflake_password_appears_nowhere(tmp_path, kept):
     or in the file its ``passwordFile`` names, is in no output, log or file of a run, nor
     of a run that cannot connect."""
     from tests.conformance.backends import sqlite_backend
+    from tests.conformance.cloud.snowflake import PASSWORD
     from tests.conformance.cloud.snowflake import backend as snowflake_backend
     from tests.standins import free_port
     password = secret()
     with sqlite_backend(tmp_path, "src") as src, snowflake_backend(tmp_path, "tgt") as tgt:
         if kept == "in the DSN":
-            url = tgt.url.replace("ts:secret@", f"ts:{quote(password, safe='')}@")
+            url = tgt.url.replace(f"ts:{PASSWORD}@", f"ts:{quote(password, safe='')}@")
         else:
             secrets = tmp_path.parent / f"{tmp_path.name}-secrets"   # beside the run, as a mounted secret is
             secrets.mkdir()
             (secrets / "snowflake.pw").write_text(password + "\n")
-            url = tgt.url.replace("ts:secret@", "ts@") + f"&passwordFile={secrets / 'snowflake.pw'}"
+            url = tgt.url.replace(f"ts:{PASSWORD}@", "ts@") + f"&passwordFile={secrets / 'snowflake.pw'}"
         target = Backend("snowflake", "snowflake", url, tgt.schema, raw=tgt.raw)
         src.create(tables(src.schema))
         src.insert(tables(src.schema)[3], [(i, f"v{i}", i / 3) for i in range(200)])

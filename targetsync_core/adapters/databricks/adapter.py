@@ -140,7 +140,7 @@ class DatabricksDatabase(KitDatabase):
             else:
                 raise ConfigError(f"the DSN in {self.dsn.source} holds no access token: give it as the password "
                                   "(databricks://token:<token>@host/…) or name a file with ?tokenFile=")
-            dsn_module._SECRETS.add(self._token)
+            dsn_module.remember(self._token)
         return self._token
 
     def retry_seconds(self) -> float:

@@ -118,7 +118,7 @@ class FireboltDatabase(KitDatabase):
         secret = read_user_file(p, "clientSecretFile").strip()
         if not secret:
             raise ConfigError(f"clientSecretFile {p} is empty: it must hold the service account's secret")
-        _dsn._SECRETS.add(secret)
+        _dsn.remember(secret)
         return secret
 
     # -- names and identity --------------------------------------------------------------

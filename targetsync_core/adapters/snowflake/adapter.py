@@ -153,7 +153,7 @@ class SnowflakeDatabase(KitDatabase):
             elif "passwordFile" in self.options:
                 made["password"] = read_user_file(self.secret_file("passwordFile"),
                                                   f"{self.dsn.source}: passwordFile").strip()
-                dsn_module._SECRETS.add(made["password"])
+                dsn_module.remember(made["password"])
             else:
                 made["private_key"] = self.private_key()
                 made["authenticator"] = "SNOWFLAKE_JWT"
@@ -169,7 +169,7 @@ class SnowflakeDatabase(KitDatabase):
         if "privateKeyPassphraseFile" in self.options:
             text = read_user_file(self.secret_file("privateKeyPassphraseFile"),
                                   f"{self.dsn.source}: privateKeyPassphraseFile").strip()
-            dsn_module._SECRETS.add(text)
+            dsn_module.remember(text)
             passphrase = text.encode()
         try:
             key = serialization.load_pem_private_key(pem, password=passphrase)

@@ -150,7 +150,7 @@ def read_credentials(path: Path, profile: str = "default") -> AwsKey:
         raise ConfigError(f"{what} {path}: {place} needs aws_access_key_id and aws_secret_access_key")
     for s in (secret, token):
         if s:
-            _dsn._SECRETS.add(s)
+            _dsn.remember(s)
     return AwsKey(key_id.strip(), secret.strip(), token.strip() if token else None)
 
 

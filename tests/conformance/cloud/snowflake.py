@@ -30,8 +30,13 @@ def fakesnow():
     return start_service("fakesnow", lambda port, workdir: [str(python), "-P", str(LAUNCHER), "-s", "-p", str(port)])
 
 
+#: fakesnow takes any password; this one is remembered as a secret (scrubbed from every
+#: message of the test process), so it is no word a message would hold
+PASSWORD = "fakesnow-pw-7e1c"
+
+
 def fake_dsn(port: int, database: str, schema: str) -> str:
-    return (f"snowflake://ts:secret@fake/{database}/{schema}?host=127.0.0.1&port={port}&protocol=http"
+    return (f"snowflake://ts:{PASSWORD}@fake/{database}/{schema}?host=127.0.0.1&port={port}&protocol=http"
             "&networkTimeout=5")
 
 
