@@ -89,7 +89,7 @@ def test_an_empty_secret_file_is_refused(tmp_path):
 
 
 def test_staging_without_credentials_for_copy_is_refused_before_connecting(tmp_path):
-    (tmp_path / "fb.secret").write_text("x\n")
+    (tmp_path / "fb.secret").write_text("fb-test-secret-91\n")
     db = FireboltDatabase.from_dsn("firebolt", dsn(
         tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret&awsBucket=my-bucket/p"))
     with pytest.raises(ConfigError, match="awsCredentialsFile=<file> .* or awsRoleArn=<arn>"):
@@ -97,7 +97,7 @@ def test_staging_without_credentials_for_copy_is_refused_before_connecting(tmp_p
 
 
 def test_an_iam_role_is_what_copy_reads_the_stage_with_when_given(tmp_path):
-    (tmp_path / "fb.secret").write_text("x\n")
+    (tmp_path / "fb.secret").write_text("fb-test-secret-91\n")
     db = FireboltDatabase.from_dsn("firebolt", dsn(
         tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret&awsBucket=my-bucket/p"
                   "&awsRoleArn=arn:aws:iam::123:role/fb"))
@@ -107,7 +107,7 @@ def test_an_iam_role_is_what_copy_reads_the_stage_with_when_given(tmp_path):
 def test_a_missing_driver_is_one_line_saying_what_to_install(tmp_path, monkeypatch):
     import sys
     from targetsync_core.errors import ConnectError
-    (tmp_path / "fb.secret").write_text("x\n")
+    (tmp_path / "fb.secret").write_text("fb-test-secret-91\n")
     db = FireboltDatabase.from_dsn("firebolt", dsn(tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret"))
     monkeypatch.setitem(sys.modules, "firebolt.db", None)   # as if firebolt-sdk were not installed
     with pytest.raises(ConnectError) as e:
@@ -117,7 +117,7 @@ def test_a_missing_driver_is_one_line_saying_what_to_install(tmp_path, monkeypat
 
 
 def test_applying_without_a_staging_bucket_is_refused_naming_the_parameter(tmp_path):
-    (tmp_path / "fb.secret").write_text("x\n")
+    (tmp_path / "fb.secret").write_text("fb-test-secret-91\n")
     db = FireboltDatabase.from_dsn("firebolt", dsn(tmp_path, "firebolt://id@acct/db?engine=e&clientSecretFile=fb.secret"))
     with pytest.raises(ConfigError, match=r"names no S3 staging bucket: add \?awsBucket="):
         db.open_applier()
