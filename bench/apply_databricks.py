@@ -22,54 +22,25 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.changefile import ME, change_file, items, row  # noqa: E402
+from bench.changefile import ME, applied, filled, timed  # noqa: E402
 
 
 def one_round(changes: int, base: int, run: int) -> tuple[float, int, dict]:
     from tests.conformance.cloud.databricks import backend
     with tempfile.TemporaryDirectory(prefix="ts-bench-dbx-") as tmp, backend(Path(tmp), "bench") as b:
-        table = items(b.schema)
-        b.create([table])
-        for start in range(0, base, 20_000):
-            b.insert(table, [row(i * 2, "base") for i in range(start, min(base, start + 20_000))])
-        batches = change_file(table, changes, base)
+        table, batches = filled(b, base, changes)
         db = b.db
         ap = db.open_applier()
         ap.acquire_lease(ME, 600)
         steps = {"stage": 0.0, "copy": 0.0, "merge": 0.0}
-        real_put, real_sql = ap.stage.put, ap.sql
-
-        def put(key, data):
-            t = time.perf_counter()
-            try:
-                return real_put(key, data)
-            finally:
-                steps["stage"] += time.perf_counter() - t
-
-        def sql(text, params=()):
-            t = time.perf_counter()
-            try:
-                return real_sql(text, params)
-            finally:
-                kind = "copy" if text.startswith(("COPY", "TRUNCATE")) else \
-                    "merge" if text.startswith(("MERGE INTO `app`", "DELETE")) else None
-                if kind:
-                    steps[kind] += time.perf_counter() - t
-        ap.stage.put, ap.sql = put, sql
-        start = time.perf_counter()
-        ap.apply_file(f"bench-{run}", 0, batches, ME, 600)
-        took = time.perf_counter() - start
-        assert not ap.missed, ap.missed
-        rows = len(b.read(table))
-        assert rows == base, rows
-        ap.close()
-        db.close()
-        return took, sum(x.records for x in batches), steps
+        ap.stage.put = timed(steps, lambda key: "stage", ap.stage.put)
+        ap.sql = timed(steps, lambda text: "copy" if text.startswith(("COPY", "TRUNCATE")) else
+                       "merge" if text.startswith(("MERGE INTO `app`", "DELETE")) else None, ap.sql)
+        return (*applied(b, db, ap, table, batches, base, run), steps)
 
 
 def main(argv=None) -> int:

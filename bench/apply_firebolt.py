@@ -24,35 +24,17 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from bench.changefile import ME, change_file, items, row  # noqa: E402
-
-
-def timed(steps: dict, kind_of, real):
-    """``real`` with its time added to ``steps[kind_of(first argument)]``."""
-    def call(first, *args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return real(first, *args, **kwargs)
-        finally:
-            kind = kind_of(first)
-            if kind:
-                steps[kind] += time.perf_counter() - t
-    return call
+from bench.changefile import ME, applied, filled, timed  # noqa: E402
 
 
 def one_round(changes: int, base: int, run: int) -> tuple[float, int, dict]:
     from tests.conformance.cloud.firebolt import firebolt_backend
     with tempfile.TemporaryDirectory(prefix="ts-bench-fb-") as tmp, firebolt_backend(Path(tmp), "bench") as (b, _, _):
-        table = items(b.schema)
-        b.create([table])
-        for start in range(0, base, 20_000):
-            b.insert(table, [row(i * 2, "base") for i in range(start, min(base, start + 20_000))])
-        batches = change_file(table, changes, base)
+        table, batches = filled(b, base, changes)
         db = b.db
         ap = db.open_applier()
         ap.acquire_lease(ME, 600)
@@ -61,15 +43,7 @@ def one_round(changes: int, base: int, run: int) -> tuple[float, int, dict]:
         ap.sql = timed(steps, lambda text: "copy" if text.startswith(("COPY", "DELETE FROM \"public\".\"_targetsync_items_wkm"))
                        else "apply" if text.startswith(("DELETE", "INSERT INTO \"public\".\"items\"", "UPDATE",
                                                         "SELECT count")) else None, ap.sql)
-        start = time.perf_counter()
-        ap.apply_file(f"bench-{run}", 0, batches, ME, 600)
-        took = time.perf_counter() - start
-        assert not ap.missed, ap.missed
-        rows = len(b.read(table))
-        assert rows == base, rows
-        ap.close()
-        db.close()
-        return took, sum(x.records for x in batches), steps
+        return (*applied(b, db, ap, table, batches, base, run), steps)
 
 
 def main(argv=None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from decimal import Decimal
 
 from targetsync_core.adapters.base import LeaseHolder, TableBatch
@@ -36,3 +37,40 @@ def change_file(table: Table, changes: int, base: int) -> list[TableBatch]:
     for s in range(0, third, step):
         out.append(TableBatch(table, inserts[s:s + step], deletes[s:s + step], {(1, 2): updates[s:s + step]}))
     return out
+
+
+def filled(b, base: int, changes: int) -> tuple:
+    """The bench table on backend ``b`` holding the even ids below ``2 * base``, and one
+    change file of ``changes`` records over it (see :func:`change_file`)."""
+    table = items(b.schema)
+    b.create([table])
+    for start in range(0, base, 20_000):
+        b.insert(table, [row(i * 2, "base") for i in range(start, min(base, start + 20_000))])
+    return table, change_file(table, changes, base)
+
+
+def timed(steps: dict, kind_of, real):
+    """``real`` with its time added to ``steps[kind_of(first argument)]``."""
+    def call(first, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return real(first, *args, **kwargs)
+        finally:
+            kind = kind_of(first)
+            if kind:
+                steps[kind] += time.perf_counter() - t
+    return call
+
+
+def applied(b, db, ap, table, batches, base: int, run: int) -> tuple[float, int]:
+    """Apply the change file with ``ap`` (its steps already wrapped by :func:`timed`);
+    (seconds, records), after checking the table holds ``base`` rows and nothing missed."""
+    start = time.perf_counter()
+    ap.apply_file(f"bench-{run}", 0, batches, ME, 600)
+    took = time.perf_counter() - start
+    assert not ap.missed, ap.missed
+    rows = len(b.read(table))
+    assert rows == base, rows
+    ap.close()
+    db.close()
+    return took, sum(x.records for x in batches)

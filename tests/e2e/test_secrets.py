@@ -207,6 +207,19 @@ def test_no_databricks_command_reveals_its_token_or_aws_secret(tmp_path):
             assert_hidden(files_text(run), pw, "a file the run wrote")
 
 
+def migrate_sync_validate(d: Path) -> list[str]:
+    """``schema --apply``, ``sync`` and ``validate`` (with --debug) in ``d``, each exiting
+    0; returns everything they printed."""
+    out = []
+    for args in [("schema", "--config", "schema.cfg", "--apply"),
+                 ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug"),
+                 ("validate", "--config", "emit.cfg", "--debug")]:
+        r = cli(*args, cwd=d)
+        assert r.returncode == 0, (args, r.stderr)
+        out += [r.stdout, r.stderr]
+    return out
+
+
 def service_account_key(token_uri: str = "https://oauth2.googleapis.com/token") -> dict:
     """A service account's key file as Google issues it, with a fresh RSA key."""
     from cryptography.hazmat.primitives import serialization
@@ -237,13 +250,7 @@ def test_no_command_reveals_a_spanner_credentials_file(tmp_path):
         for name in ("schema.cfg", "emit.cfg", "sync.cfg", "apply.cfg"):
             with open(d / name, "a") as fh:
                 fh.write("gcpCredfile=key.json\n")
-        out = []
-        for args in [("schema", "--config", "schema.cfg", "--apply"),
-                     ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug"),
-                     ("validate", "--config", "emit.cfg", "--debug")]:
-            r = cli(*args, cwd=d)
-            assert r.returncode == 0, (args, r.stderr)
-            out += [r.stdout, r.stderr]
+        out = migrate_sync_validate(d)
         (d / "key.json").write_text('{"type": "service_account", "private_key": "' + secret_line + '"}')
         for debug in ((), ("--debug",)):
             r = cli("validate", "--config", "emit.cfg", *debug, cwd=d)
@@ -355,13 +362,7 @@ def test_no_command_reveals_a_bigquery_key_file(tmp_path):
         tgt = Backend("bigquery", "bigquery", url + "&credentials=../keys/loader.json", ds)
         write_cfg(d, src, tgt)
         (d / "target.dsn").write_text(tgt.url + "\n")   # the key file: relative to the DSN file's folder
-        out = []
-        for args in [("schema", "--config", "schema.cfg", "--apply"),
-                     ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug"),
-                     ("validate", "--config", "emit.cfg", "--debug")]:
-            r = cli(*args, cwd=d)
-            assert r.returncode == 0, (args, r.stderr)
-            out += [r.stdout, r.stderr]
+        out = migrate_sync_validate(d)
         (keys / "loader.json").write_text(json.dumps(dict(key, token_uri=token_uri.replace("/token", "/revoked"))))
         for debug in ((), ("--debug",)):
             r = cli("validate", "--config", "emit.cfg", *debug, cwd=d, timeout=180)
@@ -394,13 +395,7 @@ def test_a_snowflake_password_appears_nowhere(tmp_path, kept):
         src.create(tables(src.schema))
         src.insert(tables(src.schema)[3], [(i, f"v{i}", i / 3) for i in range(200)])
         write_cfg(tmp_path, src, target)
-        out = []
-        for args in (("schema", "--config", "schema.cfg", "--apply"),
-                     ("sync", "--config", "sync.cfg", "--logFile", "sync.log", "--debug"),
-                     ("validate", "--config", "emit.cfg", "--debug")):
-            r = cli(*args, cwd=tmp_path)
-            assert r.returncode == 0, (args, r.stderr)
-            out += [r.stdout, r.stderr]
+        out = migrate_sync_validate(tmp_path)
         port = parse_dsn(url).query.split("port=")[1].split("&")[0]
         (tmp_path / "target.dsn").write_text(url.replace(f"port={port}", f"port={free_port()}") + "\n")
         r = cli("validate", "--config", "emit.cfg", "--debug", cwd=tmp_path)
